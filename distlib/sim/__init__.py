@@ -1,0 +1,20 @@
+"""The deterministic simulated cluster: world, nodes, network, faults, clients, trace."""
+
+from .client import Client
+from .faults import (CrashFault, CutFault, FaultSchedule, PartitionFault, PauseFault, crash, cut,
+                     partition, pause)
+from .history import History, Op
+from .network import Latency, LinkConfig, Network
+from .node import Node, Runtime
+from .rng import derive_seed, stream
+from .trace import (RECORD_TYPES, Annotate, Crash, Cut, Deliver, Drop, Duplicate, Heal, Partition,
+                    Pause, Record, Restart, Resume, Send, Timer, Trace)
+from .world import World
+
+__all__ = [
+    "Annotate", "Client", "Crash", "CrashFault", "Cut", "CutFault", "Deliver", "Drop", "Duplicate",
+    "FaultSchedule", "Heal", "History", "Latency", "LinkConfig", "Network", "Node", "Op",
+    "Partition", "PartitionFault", "Pause", "PauseFault", "RECORD_TYPES", "Record", "Restart",
+    "Resume", "Runtime", "Send", "Timer", "Trace", "World", "crash", "cut", "derive_seed",
+    "partition", "pause", "stream",
+]

@@ -1,0 +1,199 @@
+"""Fault schedules (the "nemesis"): explicit or drawn at random from a seed.
+
+>>> schedule = FaultSchedule([crash("n2", at=1.5, restart=3.0),
+...                           partition(["n1"], ["n2", "n3"], at=2, heal=4)])
+>>> schedule.apply(world)          # doctest: +SKIP
+
+A schedule is an ordered tuple of small frozen faults, so it can be printed,
+compared, replayed and shrunk (remove faults, shorten them) by the checkers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
+
+from .network import _check_number
+from .rng import check_seed, stream
+
+if TYPE_CHECKING:
+    from .world import World
+
+
+@dataclass(frozen=True)
+class CrashFault:
+    node: str
+    at: float
+    restart: float | None = None
+
+    def apply(self, world: World) -> None:
+        world._check_node(self.node)
+        world.at(self.at, lambda: world.crash(self.node))
+        if self.restart is not None:
+            world.at(self.restart, lambda: world.restart(self.node))
+
+    def __str__(self) -> str:
+        back = f", restart at {self.restart:g}" if self.restart is not None else ""
+        return f"crash {self.node} at {self.at:g}{back}"
+
+
+@dataclass(frozen=True)
+class PauseFault:
+    node: str
+    at: float
+    resume: float
+
+    def apply(self, world: World) -> None:
+        world._check_node(self.node)
+        world.at(self.at, lambda: world.pause(self.node))
+        world.at(self.resume, lambda: world.resume(self.node))
+
+    def __str__(self) -> str:
+        return f"pause {self.node} at {self.at:g} until {self.resume:g}"
+
+
+@dataclass(frozen=True)
+class PartitionFault:
+    groups: tuple[tuple[str, ...], ...]
+    at: float
+    heal: float | None = None
+
+    def apply(self, world: World) -> None:
+        from .network import Network
+        Network.validate_groups(self.groups, tuple(world.nodes), tuple(world.clients))
+        world.at(self.at, lambda: world.partition(*self.groups))
+        if self.heal is not None:
+            world.at(self.heal, world.heal)
+
+    def __str__(self) -> str:
+        sides = " | ".join(",".join(g) for g in self.groups)
+        back = f", heal at {self.heal:g}" if self.heal is not None else ""
+        return f"partition {sides} at {self.at:g}{back}"
+
+
+@dataclass(frozen=True)
+class CutFault:
+    src: str
+    dst: str
+    at: float
+    heal: float | None = None
+
+    def apply(self, world: World) -> None:
+        world.at(self.at, lambda: world.cut(self.src, self.dst))
+        if self.heal is not None:
+            world.at(self.heal, world.heal)
+
+    def __str__(self) -> str:
+        back = f", heal at {self.heal:g}" if self.heal is not None else ""
+        return f"cut {self.src}->{self.dst} at {self.at:g}{back}"
+
+
+Fault = Union[CrashFault, PauseFault, PartitionFault, CutFault]
+
+
+def _times(at: float, end: float | None, end_name: str) -> tuple[float, float | None]:
+    at = _check_number("at", at, 0.0)
+    if end is not None:
+        end = _check_number(end_name, end, at)
+    return at, end
+
+
+def crash(node: str, *, at: float, restart: float | None = None) -> CrashFault:
+    """Crash ``node`` at time ``at``; restart it from storage at ``restart`` (if given)."""
+    at, restart = _times(at, restart, "restart")
+    return CrashFault(node, at, restart)
+
+
+def pause(node: str, *, at: float, resume: float) -> PauseFault:
+    at, resume = _times(at, resume, "resume")
+    return PauseFault(node, at, resume)
+
+
+def partition(*groups: Sequence[str], at: float, heal: float | None = None) -> PartitionFault:
+    """Partition into ``groups`` at ``at``; heal everything at ``heal`` (if given)."""
+    at, heal = _times(at, heal, "heal")
+    return PartitionFault(tuple(tuple(g) for g in groups), at, heal)
+
+
+def cut(src: str, dst: str, *, at: float, heal: float | None = None) -> CutFault:
+    """Cut the one-way link ``src -> dst`` at ``at``."""
+    at, heal = _times(at, heal, "heal")
+    return CutFault(src, dst, at, heal)
+
+
+class FaultSchedule:
+    """An ordered, immutable collection of faults."""
+
+    def __init__(self, faults: Iterable[Fault] = ()):
+        self.faults: tuple[Fault, ...] = tuple(faults)
+
+    def apply(self, world: World) -> None:
+        for f in self.faults:
+            f.apply(world)
+
+    def __iter__(self) -> Iterator[Fault]:
+        return iter(self.faults)
+
+    def __len__(self) -> int:
+        return len(self.faults)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FaultSchedule) and self.faults == other.faults
+
+    def __hash__(self) -> int:
+        return hash(self.faults)
+
+    def __repr__(self) -> str:
+        return f"FaultSchedule({list(self.faults)!r})"
+
+    def describe(self) -> str:
+        return "; ".join(str(f) for f in self.faults) or "no faults"
+
+    def without(self, index: int) -> FaultSchedule:
+        return FaultSchedule(self.faults[:index] + self.faults[index + 1:])
+
+    @classmethod
+    def random(cls, seed: int, nodes: Sequence[str], *, horizon: float, faults: int = 3,
+               kinds: Sequence[str] = ("crash", "partition", "pause"),
+               max_duration: float | None = None) -> FaultSchedule:
+        """``faults`` faults drawn from ``seed`` within [0, horizon); each heals before ``horizon``.
+
+        ``kinds`` chooses among "crash" (with restart), "crash-stop" (no restart),
+        "partition", "pause" and "cut".
+        """
+        check_seed(seed)
+        allowed = ("crash", "crash-stop", "partition", "pause", "cut")
+        for k in kinds:
+            if k not in allowed:
+                raise ValueError(f"kinds must be drawn from {allowed} (got {k!r})")
+        if not kinds:
+            raise ValueError("kinds must name at least one fault kind")
+        if len(nodes) < 1:
+            raise ValueError("nodes must name at least one node")
+        horizon = _check_number("horizon", horizon, 0.0)
+        if isinstance(faults, bool) or not isinstance(faults, int) or faults < 0:
+            raise ValueError(f"faults must be a non-negative integer (got {faults!r})")
+        span = max_duration if max_duration is not None else horizon / 2
+        rng = stream(seed, "nemesis")
+        names = list(nodes)
+        out: list[Fault] = []
+        for _ in range(faults):
+            kind = rng.choice(list(kinds))
+            at = round(rng.uniform(0, horizon * 0.8), 3)
+            end = round(min(horizon, at + rng.uniform(0.05, 1.0) * span), 3)
+            if kind == "crash":
+                out.append(CrashFault(rng.choice(names), at, end))
+            elif kind == "crash-stop":
+                out.append(CrashFault(rng.choice(names), at, None))
+            elif kind == "pause":
+                out.append(PauseFault(rng.choice(names), at, end))
+            elif kind == "cut" and len(names) >= 2:
+                src, dst = rng.sample(names, 2)
+                out.append(CutFault(src, dst, at, end))
+            elif len(names) >= 2:
+                shuffled = names[:]
+                rng.shuffle(shuffled)
+                k = rng.randint(1, len(shuffled) - 1)
+                out.append(PartitionFault((tuple(sorted(shuffled[:k])), tuple(sorted(shuffled[k:]))),
+                                          at, end))
+        return cls(sorted(out, key=lambda f: f.at))

@@ -1,0 +1,312 @@
+"""The World: one seed, the nodes, the network, the clients and the trace.
+
+>>> from distlib.sim import World, Node
+>>> class Echo(Node):
+...     def on_message(self, src, msg):
+...         if msg == "ping":
+...             self.send(src, "pong")
+>>> world = World(seed=1, latency=0.01)
+>>> _ = world.add_nodes(Echo, ["a", "b"])
+>>> world.at(0.0, lambda: world.nodes["a"].send("b", "ping"))
+>>> world.run(until=1)
+>>> [r.describe() for r in world.trace.of(Deliver)]
+["a -> b  deliver #1 'ping'", "b -> a  deliver #2 'pong'"]
+
+Same seed and same scenario ⇒ the identical trace: the only randomness is
+derived from ``seed`` (see :mod:`distlib.sim.rng`) and SimPy breaks ties between
+simultaneous events in scheduling order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Generator, Iterable, Sequence
+
+import simpy
+
+from .client import Client
+from .history import History
+from .network import LatencySpec, LinkConfig, Network, _check_number
+from .node import Node
+from .rng import check_seed, stream
+from .trace import (Annotate, Crash, Cut, Deliver, Drop, Duplicate, Heal, Partition, Pause, Restart,
+                    Resume, Send, Timer, Trace)
+
+UP, CRASHED, PAUSED = "up", "crashed", "paused"
+
+
+class World:
+    """A deterministic simulated cluster.
+
+    Parameters set the default link: ``latency`` (a number, a ``(low, high)``
+    pair or a :class:`~distlib.sim.network.Latency`), ``loss``, ``duplicate`` and
+    ``reorder`` probabilities in [0, 1].
+    """
+
+    def __init__(self, seed: int = 0, *, latency: LatencySpec | None = None, loss: float = 0.0,
+                 duplicate: float = 0.0, reorder: float = 0.0, reorder_delay: float = 0.1):
+        self.seed = check_seed(seed)
+        self.env = simpy.Environment()
+        self.trace = Trace()
+        self.history = History()
+        self.network = Network(LinkConfig.make(latency, loss, duplicate, reorder, reorder_delay))
+        self.nodes: dict[str, Node] = {}
+        self.storage: dict[str, dict] = {}
+        self.clients: dict[str, Client] = {}
+        self.status: dict[str, str] = {}
+        self._net_rng = stream(self.seed, "network")
+        self._specs: dict[str, tuple[type[Node], dict[str, Any]]] = {}
+        self._node_rng: dict = {}
+        self._timers: dict[tuple[str, str], int] = {}
+        self._held: dict[str, list[Callable[[], None]]] = {}   # work queued while a node is paused
+        self._ids = itertools.count(1)
+        self._tokens = itertools.count(1)
+        self._monitors: list[Callable[[World], None]] = []
+        self._started = False
+
+    # ---- building the cluster ------------------------------------------------------------
+    def add_node(self, name: str, cls: type[Node], **config: Any) -> Node:
+        """Add a node named ``name`` running ``cls(**config)``; config is re-applied on restart."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string (got {name!r})")
+        if name in self.nodes or name in self.clients:
+            raise ValueError(f"name {name!r} is already used by a node or client")
+        if not (isinstance(cls, type) and issubclass(cls, Node)):
+            raise ValueError(f"cls must be a subclass of distlib.sim.Node (got {cls!r})")
+        self._specs[name] = (cls, config)
+        self.storage[name] = {}
+        self._node_rng[name] = stream(self.seed, f"node/{name}")
+        self.nodes[name] = self._build(name)
+        self.status[name] = UP
+        for node in self.nodes.values():
+            node.peers = tuple(n for n in self.nodes if n != node.id)
+        if self._started:
+            self._at_now(self.nodes[name].on_start)
+        return self.nodes[name]
+
+    def add_nodes(self, cls: type[Node], names: Iterable[str], **config: Any) -> list[Node]:
+        return [self.add_node(n, cls, **config) for n in names]
+
+    def _build(self, name: str) -> Node:
+        cls, config = self._specs[name]
+        node = cls(**config)
+        node.attach(name, tuple(n for n in self._specs if n != name), self.storage[name], self,
+                    self._node_rng[name])
+        return node
+
+    def client(self, name: str) -> Client:
+        """The client endpoint ``name`` (created on first use)."""
+        if name not in self.clients:
+            if name in self.nodes:
+                raise ValueError(f"name {name!r} is already used by a node")
+            self.clients[name] = Client(self, name)
+        return self.clients[name]
+
+    def add_monitor(self, fn: Callable[[World], None]) -> None:
+        """Call ``fn(world)`` after every event (delivery, timer, fault): invariant checks."""
+        self._monitors.append(fn)
+
+    # ---- running -------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def start(self) -> None:
+        """Boot every node (``on_start``) at the current time, in the order they were added."""
+        if self._started:
+            return
+        self._started = True
+        for name in list(self.nodes):
+            self._at_now(self.nodes[name].on_start)
+
+    def run(self, until: float | None = None) -> None:
+        """Run until simulated time ``until`` (or until nothing is left to happen)."""
+        if until is not None:
+            until = _check_number("until", until, self.env.now)
+        self.start()
+        self.env.run(until=until)
+
+    def process(self, generator: Generator) -> simpy.Process:
+        """Run a SimPy generator (a client workload, a test driver) inside the world."""
+        return self.env.process(generator)
+
+    def at(self, time: float, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` at simulated time ``time`` (must not be in the past)."""
+        time = _check_number("time", time, self.env.now)
+        ev = self.env.timeout(time - self.env.now)
+        ev.callbacks.append(lambda _ev: self._event(fn))
+
+    def _at_now(self, fn: Callable[[], None]) -> None:
+        ev = self.env.timeout(0)
+        ev.callbacks.append(lambda _ev: self._event(fn))
+
+    def _event(self, fn: Callable[[], None]) -> None:
+        fn()
+        for m in self._monitors:
+            m(self)
+
+    # ---- the Runtime interface nodes use ---------------------------------------------------
+    def send(self, src: str, dst: str, msg: Any) -> None:
+        if dst not in self.nodes and dst not in self.clients:
+            raise ValueError(f"dst {dst!r} is not a node or client of this world")
+        mid = next(self._ids)
+        now = self.env.now
+        self.trace.append(Send(now, mid, src, dst, msg))
+        reason = self.network.blocked(src, dst)
+        if reason:
+            self.trace.append(Drop(now, mid, src, dst, msg, now, reason))
+            return
+        cfg = self.network.link(src, dst)
+        rng = self._net_rng
+        if cfg.loss and rng.random() < cfg.loss:
+            self.trace.append(Drop(now, mid, src, dst, msg, now, "loss"))
+            return
+        self._schedule_delivery(cfg, mid, src, dst, msg, now)
+        if cfg.duplicate and rng.random() < cfg.duplicate:
+            copy = next(self._ids)
+            self.trace.append(Duplicate(now, mid, copy, src, dst, msg))
+            self._schedule_delivery(cfg, copy, src, dst, msg, now)
+
+    def _schedule_delivery(self, cfg: LinkConfig, mid: int, src: str, dst: str, msg: Any,
+                           sent_at: float) -> None:
+        rng = self._net_rng
+        delay = cfg.latency.sample(rng)
+        if cfg.reorder and rng.random() < cfg.reorder:
+            delay += rng.uniform(0.0, cfg.reorder_delay)
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _ev: self._deliver(mid, src, dst, msg, sent_at))
+
+    def _deliver(self, mid: int, src: str, dst: str, msg: Any, sent_at: float) -> None:
+        now = self.env.now
+        reason = self.network.blocked(src, dst)   # a partition also drops messages in flight
+        if reason is None and self.status.get(dst) == CRASHED:
+            reason = "crashed"
+        if reason:
+            self.trace.append(Drop(now, mid, src, dst, msg, sent_at, reason))
+            return
+        if self.status.get(dst) == PAUSED:
+            self._held[dst].append(lambda: self._deliver(mid, src, dst, msg, sent_at))
+            return
+        self.trace.append(Deliver(now, mid, src, dst, msg, sent_at))
+        if dst in self.clients:
+            self.clients[dst].receive(src, msg)
+        else:
+            self.nodes[dst].on_message(src, msg)
+        for m in self._monitors:
+            m(self)
+
+    def set_timer(self, node: str, name: str, delay: float) -> None:
+        token = next(self._tokens)
+        self._timers[(node, name)] = token
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _ev: self._fire(node, name, token))
+
+    def cancel_timer(self, node: str, name: str) -> None:
+        self._timers.pop((node, name), None)
+
+    def _fire(self, node: str, name: str, token: int) -> None:
+        if self._timers.get((node, name)) != token:
+            return  # cancelled, re-armed, or the node crashed since
+        if self.status[node] == PAUSED:
+            self._held[node].append(lambda: self._fire(node, name, token))
+            return
+        del self._timers[(node, name)]
+        self.trace.append(Timer(self.env.now, node, name))
+        self.nodes[node].on_timer(name)
+        for m in self._monitors:
+            m(self)
+
+    def annotate(self, node: str | None, text: str) -> None:
+        self.trace.append(Annotate(self.env.now, node, text))
+
+    def timers(self, node: str) -> list[str]:
+        """Names of the timers ``node`` has armed, sorted."""
+        return sorted(name for (n, name) in self._timers if n == node)
+
+    # ---- node faults ---------------------------------------------------------------------------
+    def _check_node(self, name: str) -> None:
+        if name not in self.nodes:
+            known = ", ".join(self.nodes) or "none"
+            raise ValueError(f"node must be one of the world's nodes ({known}); got {name!r}")
+
+    def is_up(self, name: str) -> bool:
+        self._check_node(name)
+        return self.status[name] == UP
+
+    def crash(self, name: str) -> None:
+        """Crash ``name`` now: volatile state and timers are lost, ``storage`` is kept."""
+        self._check_node(name)
+        if self.status[name] == CRASHED:
+            return
+        self.status[name] = CRASHED
+        self._held.pop(name, None)
+        for key in [k for k in self._timers if k[0] == name]:
+            del self._timers[key]
+        self.trace.append(Crash(self.env.now, name))
+
+    def restart(self, name: str) -> None:
+        """Restart a crashed ``name``: a fresh instance with the old storage runs ``on_recover``."""
+        self._check_node(name)
+        if self.status[name] != CRASHED:
+            return
+        self.status[name] = UP
+        self.nodes[name] = self._build(self.nodes[name].id)
+        self.nodes[name].peers = tuple(n for n in self.nodes if n != name)
+        self.trace.append(Restart(self.env.now, name))
+        self._event(self.nodes[name].on_recover)
+
+    def pause(self, name: str) -> None:
+        """Freeze ``name`` (a GC pause, SIGSTOP): messages and timers wait until ``resume``."""
+        self._check_node(name)
+        if self.status[name] != UP:
+            return
+        self.status[name] = PAUSED
+        self._held[name] = []
+        self.trace.append(Pause(self.env.now, name))
+
+    def resume(self, name: str) -> None:
+        self._check_node(name)
+        if self.status[name] != PAUSED:
+            return
+        self.status[name] = UP
+        self.trace.append(Resume(self.env.now, name))
+        for work in self._held.pop(name, []):
+            if self.status[name] == UP:
+                work()
+
+    # ---- network faults ----------------------------------------------------------------------
+    def partition(self, *groups: Sequence[str]) -> None:
+        """Split the network: ``world.partition(["n1"], ["n2", "n3"])``.
+
+        Nodes not named form one more group together; clients not named reach every side.
+        """
+        checked = Network.validate_groups(groups, tuple(self.nodes), tuple(self.clients))
+        self.network.partition(checked)
+        self.trace.append(Partition(self.env.now, checked))
+
+    def cut(self, src: str, dst: str, *, both_ways: bool = False) -> None:
+        """Cut the link ``src -> dst`` (one-way unless ``both_ways``)."""
+        for n in (src, dst):
+            if n not in self.nodes and n not in self.clients:
+                raise ValueError(f"cut names unknown node {n!r}")
+        if src == dst:
+            raise ValueError(f"cut needs two different nodes (got {src!r} twice)")
+        self.network.cut(src, dst)
+        self.trace.append(Cut(self.env.now, src, dst))
+        if both_ways:
+            self.network.cut(dst, src)
+            self.trace.append(Cut(self.env.now, dst, src))
+
+    def heal(self) -> None:
+        """Remove every partition and cut."""
+        self.network.heal()
+        self.trace.append(Heal(self.env.now))
+
+    def set_link(self, src: str, dst: str, *, latency: LatencySpec | None = None, loss: float = 0.0,
+                 duplicate: float = 0.0, reorder: float = 0.0) -> None:
+        """Override how the one-way link ``src -> dst`` behaves."""
+        for n in (src, dst):
+            if n not in self.nodes and n not in self.clients:
+                raise ValueError(f"set_link names unknown node {n!r}")
+        self.network.set_link(src, dst, LinkConfig.make(latency, loss, duplicate, reorder,
+                                                         base=self.network.config))
