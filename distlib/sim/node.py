@@ -84,7 +84,9 @@ class Node:
     # ---- actions ---------------------------------------------------------------
     @property
     def now(self) -> float:
-        return self._runtime.now()
+        # The World exposes ``now`` as a property, a model checker may expose a method: accept both.
+        now = self._runtime.now
+        return now() if callable(now) else now
 
     def send(self, dst: str, msg: Any) -> None:
         self._runtime.send(self.id, dst, msg)
