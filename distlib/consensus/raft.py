@@ -1,0 +1,863 @@
+"""Raft: every rule of Figure 2, plus log compaction (§7), as a simulated actor.
+
+Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm"
+(USENIX ATC 2014). Rules are named after Figure 2 of the paper, e.g.
+``# Fig. 2, RequestVote receiver 2`` — read the code beside the figure.
+
+State, exactly as in Figure 2::
+
+    persistent (self.storage)   currentTerm, votedFor, log[], snapshot (§7)
+    volatile (all servers)      commitIndex, lastApplied, role
+    volatile (leaders)          nextIndex[], matchIndex[]
+
+Persistent state is written to ``storage`` *before* the RPC that depends on it
+is answered (``storage`` is the simulated disk: it survives a crash, every
+other attribute is lost).
+
+Choices the figure leaves open, made here:
+
+* Log indices start at 1; index 0 / term 0 is the empty prefix.
+* **Fast back-off** (the optimisation at the end of §5.3): a failed
+  AppendEntries reply carries ``conflict_term`` / ``conflict_index`` so the
+  leader skips a whole conflicting term at a time instead of one entry.
+* A replies carries ``match_index`` (the last index it verified) so that
+  replies arriving out of order cannot move ``matchIndex`` backwards.
+* A new leader appends a **no-op** entry of its own term (§8) so that entries
+  of earlier terms commit promptly; ``noop_on_elect=False`` turns it off, which
+  the :func:`figure8` scenario needs to replay the paper's Figure 8.
+* Snapshots (§7, Figure 13) are sent in one chunk (offset 0, done=true).
+* :meth:`RaftNode.campaign` lets a scripted scenario start an election now, as
+  if the election timer had fired.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from distlib.sim import Annotate, Node, World
+
+FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+
+
+# ---- log entries, snapshots and the state-machine interface -------------------------------------
+@dataclass(frozen=True)
+class NoOp:
+    """The blank entry a new leader appends (§8); state machines never see it."""
+
+    def __repr__(self) -> str:
+        return "no-op"
+
+
+NOOP = NoOp()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One log entry: the term it was created in and the command."""
+
+    term: int
+    command: Any
+
+    def __repr__(self) -> str:
+        return f"Entry(t={self.term}, {self.command!r})"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A compacted prefix of the log (§7): everything up to and including ``last_index``."""
+
+    last_index: int
+    last_term: int
+    data: Any
+
+    def __repr__(self) -> str:
+        return f"Snapshot(upTo={self.last_index}, term={self.last_term})"
+
+
+class StateMachine(Protocol):
+    """What Raft replicates. ``apply`` must be deterministic."""
+
+    def apply(self, command: Any) -> Any: ...
+    def snapshot(self) -> Any: ...            # an immutable copy of the state
+    def restore(self, data: Any) -> None: ...
+
+
+class ListMachine:
+    """The default state machine: it remembers every command applied, in order."""
+
+    def __init__(self) -> None:
+        self.commands: list[Any] = []
+
+    def apply(self, command: Any) -> Any:
+        self.commands.append(command)
+        return len(self.commands)
+
+    def snapshot(self) -> Any:
+        return tuple(self.commands)
+
+    def restore(self, data: Any) -> None:
+        self.commands = list(data)
+
+
+# ---- RPCs (Figure 2; InstallSnapshot from Figure 13) ----------------------------------------------
+@dataclass(frozen=True)
+class RequestVote:
+    term: int
+    candidate: str
+    last_log_index: int
+    last_log_term: int
+
+    def __repr__(self) -> str:
+        return (f"RequestVote(term={self.term}, cand={self.candidate}, lastIdx={self.last_log_index}, "
+                f"lastTerm={self.last_log_term})")
+
+
+@dataclass(frozen=True)
+class RequestVoteReply:
+    term: int
+    granted: bool
+
+    def __repr__(self) -> str:
+        return f"VoteReply(term={self.term}, granted={self.granted})"
+
+
+@dataclass(frozen=True)
+class AppendEntries:
+    term: int
+    leader: str
+    prev_log_index: int
+    prev_log_term: int
+    entries: tuple[Entry, ...]
+    leader_commit: int
+
+    def __repr__(self) -> str:
+        ents = ", ".join(repr(e) for e in self.entries[:3]) + (", ..." if len(self.entries) > 3 else "")
+        return (f"AppendEntries(term={self.term}, leader={self.leader}, prev={self.prev_log_index}"
+                f"/t{self.prev_log_term}, entries=[{ents}], commit={self.leader_commit})")
+
+
+@dataclass(frozen=True)
+class AppendEntriesReply:
+    term: int
+    success: bool
+    match_index: int = 0                 # success: last index known to match the leader's log
+    conflict_index: int = 0              # failure: where the leader should retry (fast back-off)
+    conflict_term: int | None = None
+
+    def __repr__(self) -> str:
+        if self.success:
+            return f"AppendReply(term={self.term}, ok, match={self.match_index})"
+        return (f"AppendReply(term={self.term}, FAIL, conflictIdx={self.conflict_index}, "
+                f"conflictTerm={self.conflict_term})")
+
+
+@dataclass(frozen=True)
+class InstallSnapshot:
+    term: int
+    leader: str
+    last_included_index: int
+    last_included_term: int
+    data: Any
+
+    def __repr__(self) -> str:
+        return (f"InstallSnapshot(term={self.term}, leader={self.leader}, "
+                f"upTo={self.last_included_index}/t{self.last_included_term})")
+
+
+@dataclass(frozen=True)
+class InstallSnapshotReply:
+    term: int
+    last_included_index: int
+
+    def __repr__(self) -> str:
+        return f"SnapshotReply(term={self.term}, upTo={self.last_included_index})"
+
+
+# ---- the server -----------------------------------------------------------------------------------
+def _check_range(name: str, value: object) -> tuple[float, float]:
+    if not (isinstance(value, tuple) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"{name} must be a (low, high) pair of numbers (got {value!r})")
+    lo, hi = float(value[0]), float(value[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"{name} must satisfy 0 < low <= high (got {value!r})")
+    return lo, hi
+
+
+class RaftNode(Node):
+    """One Raft server.
+
+    Config (keyword arguments, re-applied on restart):
+
+    * ``election_timeout`` — ``(low, high)`` seconds; each wait is drawn uniformly (§5.2).
+    * ``heartbeat`` — seconds between a leader's AppendEntries rounds; must be < ``low``.
+    * ``snapshot_threshold`` — compact once this many applied entries sit in the log (None: never).
+    * ``state_machine`` — a zero-argument factory for the replicated state machine.
+    * ``noop_on_elect`` — a new leader appends a no-op of its term (§8).
+    * ``max_entries`` — at most this many entries per AppendEntries.
+    """
+
+    def __init__(self, *, election_timeout: tuple[float, float] = (0.15, 0.3), heartbeat: float = 0.05,
+                 snapshot_threshold: int | None = None,
+                 state_machine: Callable[[], StateMachine] = ListMachine,
+                 noop_on_elect: bool = True, max_entries: int = 64):
+        self.election_timeout = _check_range("election_timeout", election_timeout)
+        if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) or not (
+                0 < heartbeat < self.election_timeout[0]):
+            raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
+                             f"{self.election_timeout[0]}) (got {heartbeat!r})")
+        self.heartbeat = float(heartbeat)
+        if snapshot_threshold is not None and (isinstance(snapshot_threshold, bool) or not isinstance(
+                snapshot_threshold, int) or snapshot_threshold < 1):
+            raise ValueError(f"snapshot_threshold must be None or an integer >= 1 "
+                             f"(got {snapshot_threshold!r})")
+        self.snapshot_threshold = snapshot_threshold
+        if not callable(state_machine):
+            raise ValueError(f"state_machine must be a zero-argument factory (got {state_machine!r})")
+        self.state_machine_factory = state_machine
+        self.noop_on_elect = bool(noop_on_elect)
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError(f"max_entries must be an integer >= 1 (got {max_entries!r})")
+        self.max_entries = max_entries
+
+    # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
+    @property
+    def current_term(self) -> int:
+        return self.storage["current_term"]
+
+    @property
+    def voted_for(self) -> str | None:
+        return self.storage["voted_for"]
+
+    def _persist_term_vote(self, term: int, voted_for: str | None) -> None:
+        """Write currentTerm and votedFor to stable storage (before any reply that depends on them)."""
+        self.storage["current_term"] = term
+        self.storage["voted_for"] = voted_for
+
+    @property
+    def log(self) -> list[Entry]:
+        """The entries after the snapshot: ``log[k]`` has index ``snap_index + 1 + k``."""
+        return self.storage["log"]
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.storage["snapshot"]
+
+    @property
+    def snap_index(self) -> int:
+        return self.storage["snapshot"].last_index
+
+    @property
+    def last_index(self) -> int:
+        return self.snap_index + len(self.storage["log"])
+
+    @property
+    def last_term(self) -> int:
+        log = self.storage["log"]
+        return log[-1].term if log else self.snapshot.last_term
+
+    def term_at(self, index: int) -> int | None:
+        """Term of the entry at ``index``; None if compacted away (below the snapshot) or absent."""
+        snap = self.storage["snapshot"]
+        if index == snap.last_index:
+            return snap.last_term
+        if snap.last_index < index <= self.last_index:
+            return self.storage["log"][index - snap.last_index - 1].term
+        return None
+
+    def entry_at(self, index: int) -> Entry | None:
+        snap_index = self.snap_index
+        if snap_index < index <= self.last_index:
+            return self.storage["log"][index - snap_index - 1]
+        return None
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.storage.setdefault("current_term", 0)
+        self.storage.setdefault("voted_for", None)
+        self.storage.setdefault("log", [])
+        self.storage.setdefault("snapshot", Snapshot(0, 0, None))
+        self._init_volatile()
+
+    def on_recover(self) -> None:
+        self.on_start()   # storage is already there; only volatile state is rebuilt
+
+    def _init_volatile(self) -> None:
+        snap = self.snapshot
+        self.role = FOLLOWER
+        self.leader_hint: str | None = None
+        # Fig. 2 "Volatile state on all servers": both start at 0 — here at the snapshot, which only
+        # ever holds committed, applied entries (§7).
+        self.commit_index = snap.last_index
+        self.last_applied = snap.last_index
+        self.sm = self.state_machine_factory()
+        if snap.last_index > 0:
+            self.sm.restore(snap.data)
+        self.votes: set[str] = set()
+        self.next_index: dict[str, int] = {}
+        self.match_index: dict[str, int] = {}
+        # (index, term, command) of every entry applied since a checker last drained it.
+        self.applied: deque[tuple[int, int, Any]] = deque(maxlen=10_000)
+        self._reset_election_timer()
+
+    @property
+    def majority(self) -> int:
+        return (len(self.peers) + 1) // 2 + 1
+
+    def _reset_election_timer(self) -> None:
+        # §5.2: randomized election timeouts make split votes rare.
+        self.set_timer("election", self.rng.uniform(*self.election_timeout))
+
+    # ---- events ------------------------------------------------------------------------------------
+    def on_timer(self, name: str) -> None:
+        if name == "election":
+            # Fig. 2, Followers 2 / Candidates 4: election timeout elapses -> start a new election.
+            if self.role != LEADER:
+                self.campaign()
+        elif name == "heartbeat" and self.role == LEADER:
+            # Fig. 2, Leaders 1: send (empty or not) AppendEntries during idle periods.
+            self._replicate_all()
+            self.set_timer("heartbeat", self.heartbeat)
+
+    def campaign(self) -> None:
+        """Fig. 2, Candidates: on conversion to candidate, start an election."""
+        if self.role == LEADER:
+            return
+        term = self.current_term + 1
+        self._persist_term_vote(term, self.id)          # increment currentTerm, vote for self
+        self.role = CANDIDATE
+        self.leader_hint = None
+        self.votes = {self.id}
+        self._reset_election_timer()                     # reset election timer
+        self.annotate(f"candidate for term {term}")
+        if len(self.votes) >= self.majority:
+            self._become_leader()
+            return
+        self.broadcast(RequestVote(term, self.id, self.last_index, self.last_term))
+
+    def on_message(self, src: str, msg: Any) -> None:
+        term = getattr(msg, "term", None)
+        if term is not None and term > self.current_term:
+            # Fig. 2, All servers 2: RPC request or response with term T > currentTerm:
+            # set currentTerm = T, convert to follower.
+            self._step_down(term)
+        if isinstance(msg, RequestVote):
+            self._on_request_vote(src, msg)
+        elif isinstance(msg, RequestVoteReply):
+            self._on_vote_reply(src, msg)
+        elif isinstance(msg, AppendEntries):
+            self._on_append_entries(src, msg)
+        elif isinstance(msg, AppendEntriesReply):
+            self._on_append_reply(src, msg)
+        elif isinstance(msg, InstallSnapshot):
+            self._on_install_snapshot(src, msg)
+        elif isinstance(msg, InstallSnapshotReply):
+            self._on_snapshot_reply(src, msg)
+
+    def _step_down(self, term: int) -> None:
+        was_leader = self.role == LEADER
+        self._persist_term_vote(term, None)
+        self.role = FOLLOWER
+        self.votes = set()
+        if was_leader:
+            self.cancel_timer("heartbeat")
+            self._reset_election_timer()
+            self.annotate(f"steps down (term {term})")
+            self.on_lost_leadership()
+
+    # ---- RequestVote ---------------------------------------------------------------------------------
+    def _candidate_up_to_date(self, msg: RequestVote) -> bool:
+        """§5.4.1: the candidate's log is at least as up-to-date as ours (last term, then length)."""
+        mine = (self.last_term, self.last_index)
+        return (msg.last_log_term, msg.last_log_index) >= mine
+
+    def _on_request_vote(self, src: str, msg: RequestVote) -> None:
+        granted = False
+        # Fig. 2, RequestVote receiver 1: reply false if term < currentTerm (§5.1).
+        if msg.term == self.current_term:
+            # Fig. 2, RequestVote receiver 2: votedFor is null or candidateId, and the candidate's log
+            # is at least as up-to-date as the receiver's -> grant (election restriction, §5.4.1).
+            if self.voted_for in (None, msg.candidate) and self._candidate_up_to_date(msg):
+                granted = True
+                self._persist_term_vote(self.current_term, msg.candidate)   # persist BEFORE replying
+                self._reset_election_timer()    # Fig. 2, Followers 2: granting a vote resets the timer
+        self.send(src, RequestVoteReply(self.current_term, granted))
+
+    def _on_vote_reply(self, src: str, msg: RequestVoteReply) -> None:
+        if self.role != CANDIDATE or msg.term != self.current_term or not msg.granted:
+            return
+        self.votes.add(src)
+        # Fig. 2, Candidates 2: votes received from a majority of servers -> become leader.
+        if len(self.votes) >= self.majority:
+            self._become_leader()
+
+    def _become_leader(self) -> None:
+        self.role = LEADER
+        self.leader_hint = self.id
+        self.votes = set()
+        self.cancel_timer("election")
+        # Fig. 2, Volatile state on leaders: reinitialized after election.
+        self.next_index = {p: self.last_index + 1 for p in sorted(self.peers)}
+        self.match_index = {p: 0 for p in sorted(self.peers)}
+        self.annotate(f"leader of term {self.current_term}")
+        if self.noop_on_elect:
+            # §8: a blank no-op entry at the start of the term commits earlier entries promptly.
+            self.log.append(Entry(self.current_term, NOOP))
+            self._advance_commit()
+        # Fig. 2, Leaders 1: upon election, send initial empty AppendEntries to each server.
+        self._replicate_all()
+        self.set_timer("heartbeat", self.heartbeat)
+
+    # ---- client commands (Fig. 2, Leaders 2) ------------------------------------------------------
+    def propose(self, command: Any) -> int | None:
+        """Leader only: append ``command`` to the log and start replicating it.
+
+        Returns its log index, or None if this node is not the leader.
+        """
+        if self.role != LEADER:
+            return None
+        self.log.append(Entry(self.current_term, command))   # persisted before anyone hears of it
+        self._advance_commit()     # a cluster of one commits at once
+        self._replicate_all()
+        return self.last_index
+
+    # ---- AppendEntries: leader side ------------------------------------------------------------
+    def _replicate_all(self) -> None:
+        for peer in sorted(self.peers):
+            self._replicate(peer)
+
+    def _replicate(self, peer: str) -> None:
+        """Fig. 2, Leaders 3: send AppendEntries with entries from nextIndex (or a snapshot, §7)."""
+        ni = self.next_index[peer]
+        snap = self.snapshot
+        if ni <= snap.last_index:
+            # §7: the entries the follower needs were discarded -> send the snapshot instead.
+            self.send(peer, InstallSnapshot(self.current_term, self.id, snap.last_index, snap.last_term,
+                                            snap.data))
+            return
+        prev = ni - 1
+        start = prev - snap.last_index            # position of index ni in self.log
+        entries = tuple(self.log[start:start + self.max_entries])
+        self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), entries,
+                                      self.commit_index))
+
+    def _on_append_reply(self, src: str, msg: AppendEntriesReply) -> None:
+        if self.role != LEADER or msg.term != self.current_term:
+            return   # a stale reply from an earlier term
+        if msg.success:
+            # Fig. 2, Leaders 3: successful -> update nextIndex and matchIndex for the follower.
+            self.match_index[src] = max(self.match_index[src], msg.match_index)
+            self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+            self._advance_commit()
+            if self.next_index[src] <= self.last_index:
+                self._replicate(src)    # more to send
+            return
+        # Fig. 2, Leaders 3: fails because of log inconsistency -> decrement nextIndex and retry,
+        # here with the fast back-off of §5.3: skip the follower's whole conflicting term.
+        ni = msg.conflict_index
+        if msg.conflict_term is not None:
+            last_of_term = self._last_index_of_term(msg.conflict_term)
+            if last_of_term is not None:
+                ni = last_of_term + 1
+        self.next_index[src] = max(self.match_index[src] + 1, min(ni, self.last_index + 1), 1)
+        self._replicate(src)
+
+    def _last_index_of_term(self, term: int) -> int | None:
+        for k in range(len(self.log) - 1, -1, -1):
+            t = self.log[k].term
+            if t == term:
+                return self.snap_index + 1 + k
+            if t < term:
+                break
+        return None
+
+    def _may_commit(self, index: int) -> bool:
+        """§5.4.2: a leader commits by counting replicas only entries of its CURRENT term."""
+        return self.term_at(index) == self.current_term
+
+    def _advance_commit(self) -> None:
+        # Fig. 2, Leaders 4: if there exists N > commitIndex, a majority of matchIndex[i] >= N and
+        # log[N].term == currentTerm, set commitIndex = N.
+        for n in range(self.last_index, self.commit_index, -1):
+            if not self._may_commit(n):
+                continue
+            replicas = 1 + sum(1 for p in self.match_index if self.match_index[p] >= n)
+            if replicas >= self.majority:
+                self.commit_index = n
+                self._apply_committed()
+                return
+
+    # ---- AppendEntries: follower side -----------------------------------------------------------
+    def _on_append_entries(self, src: str, msg: AppendEntries) -> None:
+        # Fig. 2, AppendEntries receiver 1: reply false if term < currentTerm (§5.1).
+        if msg.term < self.current_term:
+            self.send(src, AppendEntriesReply(self.current_term, False))
+            return
+        if self.role == LEADER:
+            # Two leaders in one term cannot happen (Election Safety); only a broken variant gets here.
+            self.send(src, AppendEntriesReply(self.current_term, False))
+            return
+        # Fig. 2, Candidates 3: AppendEntries from the new leader -> convert to follower.
+        if self.role == CANDIDATE:
+            self.role = FOLLOWER
+            self.votes = set()
+        self.leader_hint = msg.leader
+        self._reset_election_timer()        # Fig. 2, Followers 2: heard from the current leader
+        prev, entries = msg.prev_log_index, msg.entries
+        snap_index = self.snap_index
+        if prev < snap_index:
+            # Entries up to our snapshot are committed, hence equal to the leader's (Log Matching):
+            # skip them and check consistency at the snapshot boundary instead.
+            skip = snap_index - prev
+            entries, prev = entries[skip:], snap_index
+            if len(msg.entries) < skip:
+                self.send(src, AppendEntriesReply(self.current_term, True, match_index=snap_index))
+                return
+            prev_term = self.snapshot.last_term
+        else:
+            prev_term = msg.prev_log_term
+        # Fig. 2, AppendEntries receiver 2: reply false if the log has no entry at prevLogIndex whose
+        # term matches prevLogTerm (the consistency check, §5.3).
+        if prev > self.last_index:
+            self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=self.last_index + 1))
+            return
+        my_prev_term = self.term_at(prev)
+        if my_prev_term != prev_term:
+            first = prev     # fast back-off: first index of our conflicting term
+            while first - 1 > snap_index and self.term_at(first - 1) == my_prev_term:
+                first -= 1
+            self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=first,
+                                              conflict_term=my_prev_term))
+            return
+        log = self.log
+        for k, entry in enumerate(entries):
+            index = prev + 1 + k
+            pos = index - snap_index - 1
+            if pos < len(log):
+                if log[pos].term == entry.term:
+                    continue
+                # Fig. 2, AppendEntries receiver 3: an existing entry conflicts with a new one (same
+                # index, different terms) -> delete it and all that follow it (§5.3).
+                del log[pos:]
+            # Fig. 2, AppendEntries receiver 4: append any new entries not already in the log.
+            log.append(entry)
+        last_new = prev + len(entries)
+        # Fig. 2, AppendEntries receiver 5: leaderCommit > commitIndex ->
+        # commitIndex = min(leaderCommit, index of last new entry).
+        if msg.leader_commit > self.commit_index:
+            self.commit_index = max(self.commit_index, min(msg.leader_commit, last_new))
+            self._apply_committed()
+        self.send(src, AppendEntriesReply(self.current_term, True, match_index=last_new))
+
+    # ---- applying and compaction (§7) -------------------------------------------------------------
+    def _apply_committed(self) -> None:
+        # Fig. 2, All servers 1: commitIndex > lastApplied -> apply log[lastApplied+1], in order.
+        while self.last_applied < self.commit_index:
+            index = self.last_applied + 1
+            entry = self.entry_at(index)
+            result = None if entry.command is NOOP else self.sm.apply(entry.command)
+            self.last_applied = index
+            self.applied.append((index, entry.term, entry.command))
+            self.on_apply(index, entry, result)
+        self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        threshold = self.snapshot_threshold
+        if threshold is None or self.last_applied - self.snap_index < threshold:
+            return
+        # §7: snapshot the applied state, then discard the log up to lastApplied.
+        index = self.last_applied
+        snap = Snapshot(index, self.term_at(index), self.sm.snapshot())
+        del self.log[:index - self.snap_index]
+        self.storage["snapshot"] = snap
+
+    def _on_install_snapshot(self, src: str, msg: InstallSnapshot) -> None:
+        # Fig. 13, InstallSnapshot receiver 1: reply immediately if term < currentTerm.
+        if msg.term < self.current_term:
+            self.send(src, InstallSnapshotReply(self.current_term, 0))
+            return
+        if self.role == CANDIDATE:
+            self.role = FOLLOWER
+            self.votes = set()
+        self.leader_hint = msg.leader
+        self._reset_election_timer()
+        idx, term = msg.last_included_index, msg.last_included_term
+        if idx > self.commit_index:
+            # Fig. 13, receiver 6: an existing entry with the snapshot's last index and term ->
+            # retain the entries that follow it; receiver 7: otherwise discard the entire log.
+            if self.term_at(idx) == term:
+                del self.log[:idx - self.snap_index]
+            else:
+                self.log.clear()
+            self.storage["snapshot"] = Snapshot(idx, term, msg.data)
+            # Fig. 13, receiver 8: reset the state machine using the snapshot contents.
+            self.sm = self.state_machine_factory()
+            self.sm.restore(msg.data)
+            self.commit_index = self.last_applied = idx
+        self.send(src, InstallSnapshotReply(self.current_term, idx))
+
+    def _on_snapshot_reply(self, src: str, msg: InstallSnapshotReply) -> None:
+        if self.role != LEADER or msg.term != self.current_term:
+            return
+        self.match_index[src] = max(self.match_index[src], msg.last_included_index)
+        self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+        self._advance_commit()
+        if self.next_index[src] <= self.last_index:
+            self._replicate(src)
+
+    # ---- hooks for layers on top (raft_kv) ------------------------------------------------------
+    def on_apply(self, index: int, entry: Entry, result: Any) -> None:
+        """Called after the entry at ``index`` was applied (``result`` from the state machine)."""
+
+    def on_lost_leadership(self) -> None:
+        """Called when a leader steps down."""
+
+    def drain_applied(self) -> list[tuple[int, int, Any]]:
+        """(index, term, command) applied since the last drain (for checkers)."""
+        out = list(self.applied)
+        self.applied.clear()
+        return out
+
+    def describe(self) -> str:
+        """One line: ``n1 leader t3 log[1..7] commit=6``."""
+        log = " ".join(f"{self.snap_index + 1 + k}:t{e.term}" for k, e in enumerate(self.log[-6:]))
+        return (f"{self.id} {self.role:<9} term={self.current_term} snap={self.snap_index} "
+                f"commit={self.commit_index} last={self.last_index} [{log}]")
+
+
+# ---- broken variants (each one is caught by distlib.check.raft_invariants) -------------------------
+class NoElectionRestrictionRaft(RaftNode):
+    """BROKEN: grants votes without the up-to-date check of §5.4.1.
+
+    A candidate with a stale log can win and overwrite committed entries.
+    """
+
+    def _candidate_up_to_date(self, msg: RequestVote) -> bool:
+        return True
+
+
+class OldTermCommitRaft(RaftNode):
+    """BROKEN: commits any entry stored on a majority, whatever its term (what §5.4.2 forbids).
+
+    Replays Figure 8: an entry from an earlier term is committed, then overwritten.
+    """
+
+    def _may_commit(self, index: int) -> bool:
+        return True
+
+
+class VolatileVoteRaft(RaftNode):
+    """BROKEN: keeps votedFor in memory only, so a restarted server can vote twice in one term."""
+
+    @property
+    def voted_for(self) -> str | None:
+        return self.__dict__.get("_volatile_vote")
+
+    def _persist_term_vote(self, term: int, voted_for: str | None) -> None:
+        self.storage["current_term"] = term
+        self.storage["voted_for"] = None     # the bug: the vote never reaches the disk
+        self._volatile_vote = voted_for
+
+
+# ---- scenarios -------------------------------------------------------------------------------------
+@dataclass
+class RaftRun:
+    """A finished (or runnable) scenario: the world, its nodes, and what to look at."""
+
+    name: str
+    world: World
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> dict[str, RaftNode]:
+        return self.world.nodes   # type: ignore[return-value]
+
+    def leaders(self) -> list[tuple[float, int, str]]:
+        """(time, term, node) of every election won, from the trace annotations."""
+        out = []
+        for rec in self.world.trace.of(Annotate):
+            if rec.text.startswith("leader of term "):
+                out.append((rec.time, int(rec.text.rsplit(" ", 1)[1]), rec.node))
+        return out
+
+    def elections(self) -> list[tuple[float, int, str]]:
+        """(time, term, node) of every candidacy."""
+        out = []
+        for rec in self.world.trace.of(Annotate):
+            if rec.text.startswith("candidate for term "):
+                out.append((rec.time, int(rec.text.rsplit(" ", 1)[1]), rec.node))
+        return out
+
+    def summary(self) -> str:
+        lines = [f"scenario {self.name} (seed {self.world.seed}), t={self.world.now:g}s"]
+        lines += [f"  {n}" for n in self.notes]
+        lines.append("  leaders: " + (", ".join(f"t{term}={node}@{t:.3f}s"
+                                                for t, term, node in self.leaders()) or "none"))
+        for name, node in self.world.nodes.items():
+            status = self.world.status[name]
+            lines.append("  " + (node.describe() if status != "crashed" else f"{name} CRASHED"))
+        return "\n".join(lines)
+
+
+def make_cluster(n: int = 5, *, seed: int = 0, cls: type[RaftNode] = RaftNode, latency: Any = (0.005, 0.015),
+                 loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+                 monitors: Iterable[Callable[[World], None]] = (), **config: Any) -> World:
+    """A world with ``n`` Raft servers ``n1..nN`` of class ``cls`` (config passed through)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 15:
+        raise ValueError(f"n must be an integer in [1, 15] (got {n!r})")
+    world = World(seed, latency=latency, loss=loss, duplicate=duplicate, reorder=reorder)
+    world.add_nodes(cls, [f"n{i}" for i in range(1, n + 1)], **config)
+    for m in monitors:
+        world.add_monitor(m)
+    return world
+
+
+def _current_leader(world: World) -> str | None:
+    best = None
+    for name, node in world.nodes.items():
+        if world.status[name] == "up" and getattr(node, "role", None) == LEADER:
+            if best is None or node.current_term > world.nodes[best].current_term:
+                best = name
+    return best
+
+
+def _propose_at(world: World, time: float, command: Any, node: str | None = None) -> None:
+    """At ``time``, hand ``command`` to ``node`` (default: the current leader, if any)."""
+    def go() -> None:
+        target = node or _current_leader(world)
+        if target is not None and world.status[target] == "up":
+            world.nodes[target].propose(command)
+    world.at(time, go)
+
+
+def split_vote(seed: int = 3, *, cls: type[RaftNode] = RaftNode,
+               monitors: Iterable[Callable[[World], None]] = (), until: float = 3.0) -> RaftRun:
+    """Five servers with almost equal election timeouts (150-160 ms): candidates collide.
+
+    Several terms pass with no winner (each candidate votes for itself and
+    the others are taken) until one timeout fires early enough to win.
+    """
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, election_timeout=(0.150, 0.160),
+                         heartbeat=0.05, latency=(0.004, 0.012))
+    world.run(until=until)
+    run = RaftRun("split_vote", world)
+    leaders = run.leaders()
+    first = min(term for _, term, _ in leaders) if leaders else None
+    run.notes.append(f"{len(run.elections())} candidacies; first leader in term {first}; "
+                     f"{(first or 1) - 1} term(s) ended in a split vote")
+    return run
+
+
+def leader_crash(seed: int = 1, *, cls: type[RaftNode] = RaftNode,
+                 monitors: Iterable[Callable[[World], None]] = (), crash_at: float = 1.0,
+                 restart_at: float = 2.0, until: float = 3.0) -> RaftRun:
+    """The leader crashes; a new one is elected; the old one restarts and catches up."""
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors)
+    for i in range(20):
+        _propose_at(world, 0.5 + 0.1 * i, f"cmd{i}")
+    state: dict[str, Any] = {}
+
+    def kill() -> None:
+        state["old"] = _current_leader(world)
+        if state["old"]:
+            world.crash(state["old"])
+
+    world.at(crash_at, kill)
+    world.at(restart_at, lambda: state.get("old") and world.restart(state["old"]))
+    world.run(until=until)
+    run = RaftRun("leader_crash", world)
+    after = [(t, term, n) for t, term, n in run.leaders() if t > crash_at]
+    if after:
+        t, term, new = after[0]
+        run.notes.append(f"leader {state.get('old')} crashed at {crash_at:g}s; {new} leads term {term} "
+                         f"at {t:.3f}s ({(t - crash_at) * 1000:.0f} ms later)")
+    run.notes.append("applied commands per node: " + ", ".join(
+        f"{n}={len(node.sm.commands)}" for n, node in world.nodes.items()))
+    return run
+
+
+def partitioned_old_leader(seed: int = 2, *, cls: type[RaftNode] = RaftNode,
+                           monitors: Iterable[Callable[[World], None]] = (), until: float = 4.0) -> RaftRun:
+    """The leader ends up in a minority: its new entries never commit and are overwritten on heal."""
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors)
+    state: dict[str, Any] = {}
+
+    def cut_off() -> None:
+        old = _current_leader(world)
+        state["old"] = old
+        names = sorted(world.nodes)
+        buddy = next(n for n in names if n != old)
+        state["minority"] = [old, buddy]
+        world.partition([old, buddy], [n for n in names if n not in (old, buddy)])
+        for i in range(3):
+            world.nodes[old].propose(f"lost{i}")   # the old leader still thinks it leads
+        state["lost_at"] = world.nodes[old].last_index
+
+    _propose_at(world, 0.6, "before")
+    world.at(1.0, cut_off)
+    for i in range(3):
+        _propose_at(world, 1.6 + 0.1 * i, f"majority{i}")   # the majority side's new leader
+    world.at(2.5, world.heal)
+    _propose_at(world, 3.0, "after")
+    world.run(until=until)
+    run = RaftRun("partitioned_old_leader", world)
+    old = state["old"]
+    node = world.nodes[old]
+    lost = [c for c in node.sm.commands if isinstance(c, str) and c.startswith("lost")]
+    run.notes.append(f"old leader {old} cut off with {state['minority'][1]} at 1s; it appended "
+                     f"lost0..lost2 up to index {state['lost_at']}")
+    run.notes.append(f"after heal {old} is a {node.role} in term {node.current_term}; "
+                     f"lost entries applied anywhere: {lost or 'none'}; {old} applied "
+                     f"{list(node.sm.commands)}")
+    return run
+
+
+def figure8(*, broken: bool = False, seed: int = 0,
+            monitors: Iterable[Callable[[World], None]] = ()) -> RaftRun:
+    """The paper's Figure 8, scripted on five servers (no no-op on election, as in the figure).
+
+    (a) n1 leads term 2 and puts index 2 (term 2) on n2 only. (b) n1 crashes; n5 wins term 3 and
+    writes a different index 2 (term 3) only locally, then crashes. (c) n1 restarts, wins term 4 and
+    copies its term-2 entry to a majority. Correct Raft does NOT commit it (§5.4.2): (d) n1 crashes,
+    n5 wins term 5 and overwrites index 2 everywhere — harmless, as it was never committed.
+    With ``broken=True`` (:class:`OldTermCommitRaft`) n1 commits and applies it in (c), so (d)
+    erases a committed entry: State Machine Safety fails.
+    """
+    cls = OldTermCommitRaft if broken else RaftNode
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, latency=0.01,
+                         election_timeout=(50.0, 60.0), heartbeat=0.05, noop_on_elect=False)
+    nodes = world.nodes
+
+    def campaign(n: str) -> Callable[[], None]:
+        return lambda: nodes[n].campaign()
+
+    world.at(0.01, campaign("n2"))                 # term 1: everyone gets index 1
+    _propose_at(world, 0.1, "x@t1", "n2")
+    world.at(0.3, campaign("n1"))                  # term 2: n1 leads (logs are equal)
+    world.at(0.5, lambda: world.partition(["n1", "n2"], ["n3", "n4", "n5"]))
+    _propose_at(world, 0.55, "y@t2", "n1")         # (a) index 2, term 2 on n1, n2
+    world.at(0.7, lambda: world.crash("n1"))
+    world.at(0.8, campaign("n5"))                  # (b) term 3, votes n3, n4, n5
+    world.at(0.95, lambda: world.partition(["n1", "n2"], ["n3", "n4"], ["n5"]))
+    _propose_at(world, 1.0, "z@t3", "n5")          # index 2, term 3 on n5 only
+    world.at(1.1, lambda: world.crash("n5"))
+    world.at(1.2, world.heal)
+    world.at(1.2, lambda: world.restart("n1"))
+    world.at(1.3, campaign("n1"))                  # term 3: refused (n3, n4 voted n5)
+    world.at(1.5, campaign("n1"))                  # (c) term 4: n1 wins, copies index 2 to n3, n4
+    world.at(1.8, lambda: world.crash("n1"))
+    world.at(1.9, lambda: world.restart("n5"))
+    world.at(2.0, campaign("n5"))                  # term 4: refused
+    world.at(2.2, campaign("n5"))                  # (d) term 5: n5 wins (last term 3 > 2)
+    _propose_at(world, 2.4, "w@t5", "n5")          # commits z@t3 at index 2 with it
+    world.run(until=3.0)
+    run = RaftRun("figure8" + ("(broken)" if broken else ""), world)
+    n1_cmds = list(nodes["n1"].sm.commands)    # the crashed object still shows what n1 applied
+    n5_cmds = list(nodes["n5"].sm.commands)
+    run.notes.append(f"n1 applied {n1_cmds} before its last crash; n5 applied {n5_cmds}")
+    run.notes.append("index 2 on the live servers: " + ", ".join(
+        f"{n}={nodes[n].entry_at(2)!r}" for n in ("n2", "n3", "n4", "n5")))
+    return run
