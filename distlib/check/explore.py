@@ -1,0 +1,615 @@
+"""Explicit-state model checking: breadth-first search over every interleaving.
+
+The simulator runs *one* interleaving per seed; a model checker runs *all* of
+them (for a small configuration, up to some bounds). It drives the very same
+:class:`~distlib.sim.Node` classes the simulator runs, through its own runtime
+that records sends and timers instead of scheduling them::
+
+    >>> result = explore({"c": (Coordinator, {}), "p1": (Participant, {}), ...},
+    ...                  {"atomic": lambda view: ...}, max_crashes=1)
+    >>> result.status, result.states, len(result.counterexample)
+    ('violation', 1234, 7)
+    >>> world = replay(result.counterexample, nodes)   # the same run in the simulator
+    >>> spacetime(world.trace)                         # ... and as a diagram
+
+The model (in the style of TLC, Stateright and Maelstrom's lin-kv checker):
+
+* A **state** is each node's state (``Node.state()``: volatile attributes and
+  storage, or just the storage of a crashed node), the *multiset* of messages in
+  flight, the set of armed timers, the messages sent to names outside the
+  cluster (clients), and how much of each fault budget has been used.
+* **Steps** from a state: deliver any message in flight (removing it), deliver it
+  but keep a copy in flight (a network duplicate), drop it, fire any armed timer
+  (time is abstract: any armed timer may fire next, before or after any
+  delivery), crash an up node (volatile state and timers are lost; messages to it
+  stay in flight and vanish if delivered while it is down), restart a crashed
+  node (a fresh object from the same config and the old storage, ``on_recover``).
+  Drops, duplicates and crashes are each bounded (``max_drops`` ...).
+* **Deduplication** by a canonical fingerprint of the state: dicts and sets are
+  sorted, dataclasses are taken field by field, so the fingerprint never depends
+  on set iteration order, ``id()`` or ``PYTHONHASHSEED``.
+* **Invariants** are predicates over a :class:`StateView`, checked at every
+  state. BFS discovers states in order of depth, so the first violation found
+  has a *shortest* path from the initial state: that path is the counterexample.
+
+Bounds versus budget. ``max_depth``, ``max_drops``, ``max_duplicates`` and
+``max_crashes`` define the question asked ("no violation in any run of at most
+20 steps with at most 1 crash"); answering it completely is ``"ok"``
+(``result.depth_limited`` says whether the depth bound actually cut runs short).
+``max_states`` is a *budget*: if it runs out the question is unanswered, the
+status is ``"budget exhausted"`` and ``result.ok`` is False — never a pass.
+
+``keep_messages=True`` switches to TLA+'s message model: the set of messages
+only grows, and delivering a message is an action enabled whenever it is in the
+set (it is not consumed). Lamport's TwoPhase spec is written this way.
+
+Limits: nodes read ``now`` as 0.0 (time is abstract), and a node's ``rng`` is
+not part of the fingerprint (two states that differ only in a random stream's
+position are merged). Messages must be immutable values (frozen dataclasses).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import hashlib
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from distlib.sim.node import Node
+from distlib.sim.rng import check_seed, stream
+from distlib.sim.trace import Drop, Duplicate
+from distlib.sim.world import World
+
+NodeSpec = tuple[type[Node], dict[str, Any]]
+InvariantResult = Union[bool, str]
+
+STATUSES = ("ok", "violation", "budget exhausted")
+STEP_KINDS = ("deliver", "duplicate", "drop", "timer", "crash", "restart")
+
+
+# ---- canonical values ---------------------------------------------------------------------
+def canon(x: Any) -> Any:
+    """A hashable, repr-stable normal form of ``x``: dicts and sets sorted, dataclasses by field.
+
+    ``repr(canon(x))`` is the same in every process for equal states, whatever the
+    insertion history of the sets and dicts inside (set order depends on it).
+    """
+    if x is None or isinstance(x, (bool, int, float, str, bytes)):
+        return x
+    if isinstance(x, dict):
+        return ("{}", tuple(sorted(((canon(k), canon(v)) for k, v in x.items()), key=repr)))
+    if isinstance(x, (set, frozenset)):
+        return ("set", tuple(sorted((canon(v) for v in x), key=repr)))
+    if isinstance(x, (list, tuple)):
+        return tuple(canon(v) for v in x)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x).__name__,) + tuple(canon(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, enum.Enum):
+        return repr(x)
+    if hasattr(x, "__dict__") and not isinstance(x, type):
+        return (type(x).__qualname__, canon(vars(x)))
+    return repr(x)
+
+
+def _key(x: Any) -> str:
+    return repr(canon(x))
+
+
+# ---- what the checker shows -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Message:
+    """A message in flight: ``src -> dst  msg``."""
+
+    src: str
+    dst: str
+    msg: Any
+
+    def __str__(self) -> str:
+        return f"{self.src} -> {self.dst} {self.msg!r}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition of a counterexample.
+
+    ``kind`` is one of ``deliver``, ``duplicate`` (deliver and keep a copy in
+    flight), ``drop``, ``timer``, ``crash``, ``restart``; ``node`` is the node
+    acted on (the destination, for message steps).
+    """
+
+    kind: str
+    node: str
+    message: Message | None = None
+    timer: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "deliver":
+            return f"deliver {self.message}"
+        if self.kind == "duplicate":
+            return f"deliver {self.message} (a duplicate stays in flight)"
+        if self.kind == "drop":
+            return f"drop {self.message}"
+        if self.kind == "timer":
+            return f"{self.node}: timer {self.timer!r} fires"
+        return f"{self.kind} {self.node}"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class StateView:
+    """What invariants see of a state.
+
+    ``states[name]`` is ``Node.state()`` of an up node, or ``{"storage": {...}}``
+    of a crashed one; ``messages`` are the messages in flight (a multiset, in
+    canonical order); ``outputs`` the messages sent to names outside the cluster.
+    """
+
+    states: dict[str, dict]
+    up: dict[str, bool]
+    messages: tuple[Message, ...]
+    timers: tuple[tuple[str, str], ...]
+    outputs: tuple[Message, ...]
+
+
+@dataclass
+class ExploreResult:
+    """The outcome of :func:`explore`. ``ok`` is True only for status ``"ok"``."""
+
+    status: str
+    states: int
+    depth: int
+    transitions: int
+    seconds: float
+    counterexample: list[Step] = field(default_factory=list)
+    invariant: str | None = None       # the name of the violated invariant
+    message: str | None = None         # its explanation
+    final: StateView | None = None     # the violating state
+    depth_limited: bool = False        # max_depth cut some runs short
+    bounds: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def summary(self) -> str:
+        """One deterministic line (no timing), e.g. for a notebook's compared output."""
+        head = (f"{self.status}: {self.states} states, {self.transitions} transitions, "
+                f"depth {self.depth}")
+        if self.status == "violation":
+            head += f"; {self.invariant!r} violated after {len(self.counterexample)} steps"
+            if self.message:
+                head += f": {self.message}"
+        elif self.status == "ok" and self.depth_limited:
+            head += f" (runs cut at max_depth={self.bounds.get('max_depth')})"
+        elif self.status == "budget exhausted":
+            head += f" (max_states={self.bounds.get('max_states')} reached: NOT a pass)"
+        return head
+
+    def format(self) -> str:
+        """The summary and the numbered counterexample."""
+        lines = [self.summary()]
+        lines += [f"  {i:2d}. {s.describe()}" for i, s in enumerate(self.counterexample, 1)]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+# ---- the explorer's runtime: one global state of the cluster ------------------------------------
+class _Static:
+    """What every state shares: the node specs and the exploration mode."""
+
+    def __init__(self, specs: Mapping[str, NodeSpec], keep_messages: bool, seed: int):
+        self.specs = dict(specs)
+        self.names = tuple(specs)
+        self.keep = keep_messages
+        self.seed = seed
+
+
+class _Sys:
+    """A global state; it is also the :class:`~distlib.sim.node.Runtime` its nodes talk to."""
+
+    def __init__(self, static: _Static):
+        self.static = static
+        self.nodes: dict[str, Node | None] = {}
+        self.storage: dict[str, dict] = {n: {} for n in static.names}
+        self.rngs: dict[str, random.Random] = {n: stream(static.seed, f"node/{n}")
+                                                for n in static.names}
+        self.inflight: list[Message] = []
+        self.timers: set[tuple[str, str]] = set()
+        self.outputs: list[Message] = []
+        self.used = {"drops": 0, "duplicates": 0, "crashes": 0}
+
+    # Runtime interface ----------------------------------------------------------------
+    def now(self) -> float:
+        return 0.0   # time is abstract: the order of events is all that is explored
+
+    def send(self, src: str, dst: str, msg: Any) -> None:
+        m = Message(src, dst, msg)
+        if dst not in self.static.specs:
+            self.outputs.append(m)     # to a client: observable, never delivered
+            return
+        if self.static.keep:
+            k = _key(m)
+            if any(_key(x) == k for x in self.inflight):
+                return                 # TLA+ msgs is a set: sending again changes nothing
+        self.inflight.append(m)
+
+    def set_timer(self, node: str, name: str, delay: float) -> None:
+        self.timers.add((node, name))
+
+    def cancel_timer(self, node: str, name: str) -> None:
+        self.timers.discard((node, name))
+
+    def annotate(self, node: str | None, text: str) -> None:
+        pass   # notes are for diagrams; replay() re-runs the handlers, which annotate the trace
+
+    # construction / copying ---------------------------------------------------------------
+    def build(self, name: str) -> Node:
+        cls, config = self.static.specs[name]
+        node = cls(**config)
+        node.attach(name, tuple(n for n in self.static.names if n != name), self.storage[name], self,
+                    self.rngs[name])
+        return node
+
+    def clone(self) -> _Sys:
+        new = _Sys.__new__(_Sys)
+        new.static = self.static
+        memo: dict[int, Any] = {id(self): new, id(self.static): self.static}  # nodes point at new
+        new.rngs = {}
+        for n, r in self.rngs.items():
+            # deepcopy would walk the 625-int Mersenne state item by item; the state tuple is
+            # immutable, so hand it over whole (this was 90% of the explorer's time)
+            new.rngs[n] = memo[id(r)] = random.Random(0)
+            new.rngs[n].setstate(r.getstate())
+        new.nodes = copy.deepcopy(self.nodes, memo)
+        new.storage = copy.deepcopy(self.storage, memo)    # same memo: node.storage stays shared
+        new.inflight = list(self.inflight)
+        new.timers = set(self.timers)
+        new.outputs = list(self.outputs)
+        new.used = dict(self.used)
+        return new
+
+    # views ------------------------------------------------------------------------------------
+    def view(self) -> StateView:
+        states: dict[str, dict] = {}
+        for n in self.static.names:
+            node = self.nodes[n]
+            states[n] = node.state() if node is not None else {"storage": dict(self.storage[n])}
+        return StateView(
+            states=states,
+            up={n: self.nodes[n] is not None for n in self.static.names},
+            messages=tuple(sorted(self.inflight, key=_key)),
+            timers=tuple(sorted(self.timers, key=lambda t: (self.static.names.index(t[0]), t[1]))),
+            outputs=tuple(sorted(self.outputs, key=_key)),
+        )
+
+    def fingerprint(self) -> bytes:
+        parts = []
+        for n in self.static.names:
+            node = self.nodes[n]
+            parts.append((n, "down", canon(self.storage[n])) if node is None
+                         else (n, "up", canon(node.state())))
+        text = repr((parts, sorted(_key(m) for m in self.inflight), sorted(self.timers),
+                     sorted(_key(m) for m in self.outputs), sorted(self.used.items())))
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+class _Bounds:
+    def __init__(self, max_drops: int, max_duplicates: int, max_crashes: int, restarts: bool,
+                 crashable: tuple[str, ...]):
+        self.max_drops = max_drops
+        self.max_duplicates = max_duplicates
+        self.max_crashes = max_crashes
+        self.restarts = restarts
+        self.crashable = crashable
+
+
+def _enabled(sys: _Sys, b: _Bounds) -> list[Step]:
+    """Every step possible in ``sys``, in a deterministic order (identical copies collapsed)."""
+    steps: list[Step] = []
+    seen: set[str] = set()
+    for m in sorted(sys.inflight, key=_key):
+        k = _key(m)
+        if k in seen:
+            continue   # delivering either of two identical copies leads to the same state
+        seen.add(k)
+        up = sys.nodes[m.dst] is not None
+        if sys.static.keep:
+            if up:
+                steps.append(Step("deliver", m.dst, m))
+            continue
+        steps.append(Step("deliver", m.dst, m))
+        if up and sys.used["duplicates"] < b.max_duplicates:
+            steps.append(Step("duplicate", m.dst, m))
+        if sys.used["drops"] < b.max_drops:
+            steps.append(Step("drop", m.dst, m))
+    names = sys.static.names
+    for node, name in sorted(sys.timers, key=lambda t: (names.index(t[0]), t[1])):
+        steps.append(Step("timer", node, timer=name))
+    if sys.used["crashes"] < b.max_crashes:
+        steps += [Step("crash", n) for n in b.crashable if sys.nodes[n] is not None]
+    if b.restarts:
+        steps += [Step("restart", n) for n in names if sys.nodes[n] is None]
+    return steps
+
+
+def _apply(sys: _Sys, step: Step) -> None:
+    """Perform ``step`` on ``sys`` in place."""
+    kind, n = step.kind, step.node
+    if kind in ("deliver", "duplicate", "drop"):
+        m = step.message
+        assert m is not None
+        if kind == "duplicate":
+            sys.used["duplicates"] += 1
+        elif not sys.static.keep:
+            k = _key(m)
+            sys.inflight.pop(next(i for i, x in enumerate(sys.inflight) if _key(x) == k))
+        if kind == "drop":
+            sys.used["drops"] += 1
+            return
+        node = sys.nodes[m.dst]
+        if node is not None:           # delivered to a crashed node: lost
+            node.on_message(m.src, m.msg)
+    elif kind == "timer":
+        sys.timers.discard((n, step.timer))
+        node = sys.nodes[n]
+        assert node is not None
+        node.on_timer(step.timer)
+    elif kind == "crash":
+        sys.used["crashes"] += 1
+        sys.nodes[n] = None
+        sys.timers = {t for t in sys.timers if t[0] != n}
+    elif kind == "restart":
+        sys.nodes[n] = sys.build(n)
+        sys.nodes[n].on_recover()
+    else:  # pragma: no cover - Step kinds are produced by _enabled only
+        raise ValueError(f"step kind must be one of {STEP_KINDS} (got {kind!r})")
+
+
+def _check(invariants: Mapping[str, Callable[[StateView], InvariantResult]],
+           view: StateView) -> tuple[str, str] | None:
+    for name, inv in invariants.items():
+        verdict = inv(view)
+        if verdict is True:
+            continue
+        if verdict is False:
+            return name, ""
+        if isinstance(verdict, str):
+            return name, verdict
+        raise ValueError(f"invariant {name!r} must return True, False or a message string "
+                         f"(got {verdict!r})")
+    return None
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer (got {value!r})")
+    return value
+
+
+def _check_nodes(nodes: Mapping[str, NodeSpec]) -> None:
+    if not isinstance(nodes, Mapping) or not nodes:
+        raise ValueError("nodes must be a non-empty dict {name: (NodeClass, config dict)}")
+    for name, spec in nodes.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"nodes keys must be non-empty strings (got {name!r})")
+        if (not isinstance(spec, tuple) or len(spec) != 2 or not isinstance(spec[0], type)
+                or not issubclass(spec[0], Node) or not isinstance(spec[1], dict)):
+            raise ValueError(f"nodes[{name!r}] must be (a distlib.sim.Node subclass, a config dict) "
+                             f"(got {spec!r})")
+
+
+def explore(nodes: Mapping[str, NodeSpec],
+            invariants: Mapping[str, Callable[[StateView], InvariantResult]], *,
+            initial: Callable[[Any], None] | None = None,
+            max_states: int = 200_000, max_depth: int | None = None,
+            max_drops: int = 0, max_duplicates: int = 0, max_crashes: int = 0,
+            restarts: bool = True, crashable: Sequence[str] | None = None,
+            keep_messages: bool = False, seed: int = 0) -> ExploreResult:
+    """Explore every interleaving of ``nodes`` breadth-first, checking ``invariants`` at each state.
+
+    ``nodes`` maps a name to ``(NodeClass, config)``; nodes boot with ``on_start``
+    in dict order. ``initial(system)`` then runs once (``system.nodes`` and
+    ``system.send(src, dst, msg)``, e.g. to inject a client's request); the same
+    function is given the World by :func:`replay`. An invariant returns True
+    (holds), False, or a string explaining the violation. A handler that raises
+    is reported as a violation of ``"no exception"``.
+
+    ``crashable`` limits which nodes may crash (default: all); ``restarts``
+    allows restarting crashed nodes. See the module docstring for the bounds.
+    """
+    _check_nodes(nodes)
+    if not isinstance(invariants, Mapping):
+        raise ValueError("invariants must be a dict {name: predicate(view) -> True | False | str}")
+    if _count("max_states", max_states) < 1:
+        raise ValueError(f"max_states must be >= 1 (got {max_states})")
+    if max_depth is not None:
+        _count("max_depth", max_depth)
+    for name, v in (("max_drops", max_drops), ("max_duplicates", max_duplicates),
+                    ("max_crashes", max_crashes)):
+        _count(name, v)
+    if keep_messages and (max_drops or max_duplicates):
+        raise ValueError("max_drops and max_duplicates must be 0 with keep_messages=True "
+                         "(messages in a set that only grows are never lost or repeated)")
+    crash_set = tuple(nodes) if crashable is None else tuple(crashable)
+    for n in crash_set:
+        if n not in nodes:
+            raise ValueError(f"crashable names unknown node {n!r}; nodes: {', '.join(nodes)}")
+    check_seed(seed)
+    bounds = _Bounds(max_drops, max_duplicates, max_crashes, restarts,
+                     tuple(n for n in nodes if n in crash_set))
+    bounds_info = {"max_states": max_states, "max_depth": max_depth, "max_drops": max_drops,
+                   "max_duplicates": max_duplicates, "max_crashes": max_crashes,
+                   "keep_messages": keep_messages}
+
+    t0 = time.perf_counter()   # reported in the result only; never steers the search
+    init = _Sys(_Static(nodes, keep_messages, seed))
+    for n in init.static.names:
+        init.nodes[n] = init.build(n)
+    for n in init.static.names:
+        init.nodes[n].on_start()
+    if initial is not None:
+        initial(init)
+
+    def result(status: str, **kw: Any) -> ExploreResult:
+        return ExploreResult(status=status, states=len(parents), depth=max_seen, transitions=transitions,
+                             seconds=time.perf_counter() - t0, bounds=bounds_info, **kw)
+
+    def path(fp: bytes) -> list[Step]:
+        steps: list[Step] = []
+        while True:
+            parent, step = parents[fp]
+            if parent is None:
+                return steps[::-1]
+            steps.append(step)
+            fp = parent
+
+    def violation(fp: bytes, found: tuple[str, str], view: StateView | None) -> ExploreResult:
+        return result("violation", counterexample=path(fp), invariant=found[0], message=found[1],
+                      final=view)
+
+    fp0 = init.fingerprint()
+    parents: dict[bytes, tuple[bytes | None, Step | None]] = {fp0: (None, None)}
+    transitions = 0
+    max_seen = 0
+    depth_limited = False
+    view0 = init.view()
+    found = _check(invariants, view0)
+    if found:
+        return violation(fp0, found, view0)
+
+    queue: deque[tuple[_Sys, bytes, int]] = deque([(init, fp0, 0)])
+    while queue:
+        sys, fp, depth = queue.popleft()
+        steps = _enabled(sys, bounds)
+        if max_depth is not None and depth >= max_depth:
+            depth_limited = depth_limited or bool(steps)
+            continue
+        for step in steps:
+            transitions += 1
+            child = sys.clone()
+            try:
+                _apply(child, step)
+            except Exception as exc:  # a protocol bug found by exploration: report it with its path
+                bad = hashlib.blake2b(repr(("exception", fp, step)).encode(), digest_size=16).digest()
+                parents[bad] = (fp, step)
+                max_seen = max(max_seen, depth + 1)
+                return violation(bad, ("no exception", f"{type(exc).__name__}: {exc}"), None)
+            cfp = child.fingerprint()
+            if cfp in parents:
+                continue
+            if len(parents) >= max_states:
+                return result("budget exhausted", depth_limited=depth_limited)
+            parents[cfp] = (fp, step)
+            max_seen = max(max_seen, depth + 1)
+            view = child.view()
+            found = _check(invariants, view)
+            if found:
+                return violation(cfp, found, view)
+            queue.append((child, cfp, depth + 1))
+    return result("ok", depth_limited=depth_limited)
+
+
+# ---- replay in the simulator ----------------------------------------------------------------
+class ReplayWorld(World):
+    """A :class:`World` whose network and timers wait to be told what happens next.
+
+    Sends are recorded (``Send`` records as usual) but held instead of being
+    scheduled; timers are armed but never fire on their own. :meth:`apply_step`
+    then delivers, duplicates or drops one held message, fires one timer, or
+    crashes/restarts a node — at the current simulated time. It overrides two
+    World internals (``_schedule_delivery``, ``set_timer``) and calls ``_deliver``
+    / ``_fire`` so that the trace records are exactly the simulator's own.
+    """
+
+    def __init__(self, seed: int = 0, *, keep_messages: bool = False):
+        super().__init__(seed)
+        self.keep_messages = keep_messages
+        self.held: list[tuple[int, str, str, Any, float]] = []   # (msg id, src, dst, msg, sent at)
+
+    def send(self, src: str, dst: str, msg: Any) -> None:
+        if dst not in self.nodes and dst not in self.clients:
+            self.client(dst)    # a reply to an outside sender (injected by ``initial``)
+        super().send(src, dst, msg)
+
+    def _schedule_delivery(self, cfg: Any, mid: int, src: str, dst: str, msg: Any,
+                           sent_at: float) -> None:
+        self.held.append((mid, src, dst, msg, sent_at))
+
+    def set_timer(self, node: str, name: str, delay: float) -> None:
+        self._timers[(node, name)] = next(self._tokens)
+
+    def _take(self, m: Message, keep: bool) -> tuple[int, str, str, Any, float]:
+        for i, entry in enumerate(self.held):
+            if entry[1] == m.src and entry[2] == m.dst and entry[3] == m.msg:
+                if not keep:
+                    return self.held.pop(i)
+                copy_id = next(self._ids)     # the copy left in flight gets its own id
+                self.trace.append(Duplicate(self.now, entry[0], copy_id, m.src, m.dst, m.msg))
+                self.held[i] = (copy_id,) + entry[1:]
+                return entry
+        raise RuntimeError(f"replay diverged: {m} is not in flight")
+
+    def _monitor(self) -> None:
+        for m in self._monitors:
+            m(self)
+
+    def apply_step(self, step: Step) -> None:
+        """Make ``step`` happen now (monitors run after it, as after any simulator event)."""
+        if step.kind in ("deliver", "duplicate"):
+            assert step.message is not None
+            keep = step.kind == "duplicate" or self.keep_messages
+            mid, src, dst, msg, sent_at = self._take(step.message, keep)
+            self._deliver(mid, src, dst, msg, sent_at)
+        elif step.kind == "drop":
+            assert step.message is not None
+            mid, src, dst, msg, sent_at = self._take(step.message, False)
+            self.trace.append(Drop(self.now, mid, src, dst, msg, sent_at, "loss"))
+            self._monitor()
+        elif step.kind == "timer":
+            token = self._timers.get((step.node, step.timer))
+            if token is None:
+                raise RuntimeError(f"replay diverged: timer {step.timer!r} of {step.node} is not armed")
+            self._fire(step.node, step.timer, token)
+        elif step.kind == "crash":
+            self.crash(step.node)
+            self._monitor()
+        elif step.kind == "restart":
+            self.restart(step.node)
+        else:
+            raise ValueError(f"step.kind must be one of {STEP_KINDS} (got {step.kind!r})")
+
+
+def replay(counterexample: Sequence[Step], nodes: Mapping[str, NodeSpec], *,
+           initial: Callable[[Any], None] | None = None, keep_messages: bool = False,
+           seed: int = 0, tick: float = 1.0) -> ReplayWorld:
+    """Run ``counterexample`` in the simulator: one step every ``tick`` of simulated time.
+
+    Returns the world, so ``world.trace`` holds the same deliveries in the same
+    order as the counterexample (ready for ``distlib.viz.spacetime``). Pass the
+    same ``nodes``, ``initial`` and ``keep_messages`` as to :func:`explore`.
+    """
+    _check_nodes(nodes)
+    if isinstance(tick, bool) or not isinstance(tick, (int, float)) or not tick > 0:
+        raise ValueError(f"tick must be a number > 0 (got {tick!r})")
+    world = ReplayWorld(seed, keep_messages=keep_messages)
+    for name, (cls, config) in nodes.items():
+        world.add_node(name, cls, **config)
+    world.run(until=tick / 2)          # every on_start, at time 0
+    if initial is not None:
+        initial(world)
+    for i, step in enumerate(counterexample, 1):
+        if not isinstance(step, Step):
+            raise ValueError(f"counterexample must be a list of Step (item {i} is {step!r})")
+        world.run(until=i * tick)      # nothing else is scheduled: this only advances the clock
+        world.apply_step(step)
+    return world
