@@ -8,7 +8,8 @@ stored.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PARTICIPANTS = ["p1", "p2", "p3"]
 
@@ -81,7 +82,7 @@ def check_prepare(on_prepare: Callable[[bool, list, Callable[[str], None]], None
         log: list[str] = []
         sent: list[tuple[str, list[str]]] = []
 
-        def send_vote(vote: str) -> None:
+        def send_vote(vote: str, sent: list = sent, log: list = log) -> None:
             sent.append((vote, list(log)))   # remember what was on disk when the vote left
 
         _call(on_prepare, can_commit, log, send_vote)

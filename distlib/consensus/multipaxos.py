@@ -1,0 +1,364 @@
+"""Multi-Paxos: a replicated log with a distinguished leader (Lamport, "Paxos Made Simple", §3).
+
+One Paxos instance per log slot. A node that believes there is no leader runs
+phase 1 **once for all slots** with a fresh ballot; acceptors promise for every
+slot and report everything they have accepted. The new leader re-proposes, per
+slot, the value of the highest-numbered accepted proposal, fills gaps with no-ops
+(§3: "it proposes ... a special no-op command"), and from then on needs only
+phase 2 — one round trip per command. Heartbeats keep followers from starting
+elections; a higher ballot from anyone deposes the leader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from distlib.sim import Node
+
+from .paxos import Ballot, majority
+
+NOOP = "no-op"
+
+
+@dataclass(frozen=True)
+class Prepare:
+    n: Ballot
+
+    def __repr__(self) -> str:
+        return f"Prepare(n={self.n!r})"
+
+
+@dataclass(frozen=True)
+class Promise:
+    n: Ballot
+    accepted: tuple[tuple[int, Ballot, Any], ...]   # (slot, ballot, value) for every accepted slot
+
+    def __repr__(self) -> str:
+        return f"Promise(n={self.n!r}, accepted={len(self.accepted)} slots)"
+
+
+@dataclass(frozen=True)
+class Nack:
+    n: Ballot
+    promised: Ballot
+
+    def __repr__(self) -> str:
+        return f"Nack(n={self.n!r}, promised={self.promised!r})"
+
+
+@dataclass(frozen=True)
+class Accept:
+    n: Ballot
+    slot: int
+    v: Any
+
+    def __repr__(self) -> str:
+        return f"Accept(n={self.n!r}, slot={self.slot}, v={self.v!r})"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    n: Ballot
+    slot: int
+    v: Any
+
+    def __repr__(self) -> str:
+        return f"Accepted(n={self.n!r}, slot={self.slot}, v={self.v!r})"
+
+
+@dataclass(frozen=True)
+class Decide:
+    slot: int
+    v: Any
+
+    def __repr__(self) -> str:
+        return f"Decide(slot={self.slot}, v={self.v!r})"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    n: Ballot
+    decided_upto: int
+
+    def __repr__(self) -> str:
+        return f"Heartbeat(n={self.n!r})"
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    after: int   # the follower has applied slots 1..after and asks for the rest
+
+    def __repr__(self) -> str:
+        return f"CatchUp(after={self.after})"
+
+
+@dataclass(frozen=True)
+class Request:
+    req_id: str
+    command: Any
+
+    def __repr__(self) -> str:
+        return f"Request({self.req_id}, {self.command!r})"
+
+
+@dataclass(frozen=True)
+class Reply:
+    req_id: str
+    ok: bool
+    slot: int | None = None
+    leader: str | None = None
+
+    def __repr__(self) -> str:
+        if self.ok:
+            return f"Reply({self.req_id}, slot={self.slot})"
+        return f"Reply({self.req_id}, not leader, try {self.leader})"
+
+
+class MultiPaxosNode(Node):
+    """Acceptor, learner and (when elected) leader of a replicated log."""
+
+    def __init__(self, *, heartbeat: float = 0.05, election_timeout: tuple[float, float] = (0.15, 0.3)):
+        lo, hi = election_timeout
+        if not 0 < lo <= hi:
+            raise ValueError("election_timeout must be (low, high) with 0 < low <= high "
+                             f"(got {election_timeout!r})")
+        if not 0 < heartbeat < lo:
+            raise ValueError(f"heartbeat must be > 0 and below the election timeout (got {heartbeat!r})")
+        self.heartbeat = heartbeat
+        self.election_timeout = election_timeout
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.storage.setdefault("accepted", {})   # slot -> (ballot, value): acceptor state
+        self.storage.setdefault("decided", {})    # slot -> value: what this learner knows is chosen
+        self.role = "follower"
+        self.leader: str | None = None
+        self.ballot: Ballot | None = None
+        self.promises: dict[str, Promise] = {}
+        self.acks: dict[int, set[str]] = {}
+        self.proposed: dict[int, Any] = {}
+        self.waiting: dict[int, tuple[str, str]] = {}   # slot -> (client, req_id) to answer
+        self.next_slot = 1
+        self.applied: list[Any] = []
+        self._apply_ready()
+        self.reset_election_timer()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(sorted(self.peers + (self.id,)))
+
+    @property
+    def decided(self) -> dict[int, Any]:
+        return self.storage["decided"]
+
+    def reset_election_timer(self) -> None:
+        self.set_timer("election", self.rng.uniform(*self.election_timeout))
+
+    # ---- phase 1, once per leadership (§3) ------------------------------------------------------
+    def campaign(self) -> None:
+        round_ = max(self.storage.get("round", 0), self.storage.get("seen_round", 0)) + 1
+        self.storage["round"] = round_
+        self.ballot = Ballot(round_, self.id)
+        self.role = "candidate"
+        self.promises = {}
+        for a in self.members:
+            self.send(a, Prepare(self.ballot))
+        self.reset_election_timer()
+
+    def on_prepare(self, src: str, msg: Prepare) -> None:
+        promised = self.storage.get("promised")
+        if promised is not None and msg.n < promised:
+            self.send(src, Nack(msg.n, promised))
+            return
+        self.storage["promised"] = msg.n           # persist before replying
+        self.storage["seen_round"] = max(self.storage.get("seen_round", 0), msg.n.round)
+        if src != self.id:
+            self.step_down(src)
+        accepted = tuple((slot, b, v) for slot, (b, v) in sorted(self.storage["accepted"].items()))
+        self.send(src, Promise(msg.n, accepted))
+
+    def on_promise(self, src: str, msg: Promise) -> None:
+        if self.role != "candidate" or msg.n != self.ballot:
+            return
+        self.promises[src] = msg
+        if len(self.promises) < majority(len(self.members)):
+            return
+        # Become leader: per slot, adopt the highest-numbered accepted value (§2.2 applied per slot),
+        # and fill the gaps below the highest such slot with no-ops (§3).
+        best: dict[int, tuple[Ballot, Any]] = {}
+        for p in (self.promises[a] for a in sorted(self.promises)):
+            for slot, b, v in p.accepted:
+                if slot not in best or b > best[slot][0]:
+                    best[slot] = (b, v)
+        top = max(list(best) + list(self.decided) + [0])
+        self.role, self.leader = "leader", self.id
+        self.annotate(f"leader with ballot {self.ballot!r}")
+        self.acks, self.proposed = {}, {}
+        for slot in range(1, top + 1):
+            if slot in self.decided:
+                continue
+            self.propose(slot, best[slot][1] if slot in best else NOOP)
+        self.next_slot = top + 1
+        self.send_heartbeats()
+
+    def step_down(self, leader: str | None) -> None:
+        if self.role != "follower":
+            self.role = "follower"
+            self.cancel_timer("heartbeat")
+        self.leader = leader
+        self.reset_election_timer()
+
+    # ---- phase 2, one round trip per command -----------------------------------------------------
+    def propose(self, slot: int, value: Any) -> None:
+        self.proposed[slot] = value
+        self.acks[slot] = set()
+        for a in self.members:
+            self.send(a, Accept(self.ballot, slot, value))
+
+    def on_accept(self, src: str, msg: Accept) -> None:
+        promised = self.storage.get("promised")
+        if promised is not None and msg.n < promised:
+            self.send(src, Nack(msg.n, promised))
+            return
+        self.storage["promised"] = msg.n
+        self.storage["accepted"][msg.slot] = (msg.n, msg.v)    # persist before answering
+        if src != self.id:
+            self.step_down(src)
+        self.send(src, Accepted(msg.n, msg.slot, msg.v))
+
+    def on_accepted(self, src: str, msg: Accepted) -> None:
+        if self.role != "leader" or msg.n != self.ballot or msg.slot not in self.acks:
+            return
+        acks = self.acks[msg.slot]
+        if len(acks) >= majority(len(self.members)):
+            return   # already announced
+        acks.add(src)
+        if len(acks) >= majority(len(self.members)):   # chosen: a majority accepted (§2.3)
+            self.learn(msg.slot, msg.v)
+            for member in self.peers:
+                self.send(member, Decide(msg.slot, msg.v))
+
+    def on_nack(self, src: str, msg: Nack) -> None:
+        self.storage["seen_round"] = max(self.storage.get("seen_round", 0), msg.promised.round)
+        if msg.n == self.ballot and self.role in ("candidate", "leader"):
+            self.step_down(None)
+
+    # ---- learning and applying ----------------------------------------------------------------------
+    def on_decide(self, src: str, msg: Decide) -> None:
+        self.learn(msg.slot, msg.v)
+
+    def learn(self, slot: int, value: Any) -> None:
+        if slot not in self.decided:
+            self.decided[slot] = value
+        self._apply_ready()
+
+    def _apply_ready(self) -> None:
+        while len(self.applied) + 1 in self.decided:
+            slot = len(self.applied) + 1
+            value = self.decided[slot]
+            self.applied.append(value)
+            self.apply(slot, value)
+            if slot in self.waiting and self.role == "leader":
+                client, req_id = self.waiting.pop(slot)
+                self.send(client, Reply(req_id, True, slot=slot, leader=self.id))
+
+    def apply(self, slot: int, value: Any) -> None:
+        """Hook for a state machine built on the log (the lock service overrides it)."""
+
+    # ---- clients and heartbeats -----------------------------------------------------------------------
+    def on_request(self, src: str, msg: Request) -> None:
+        if self.role != "leader":
+            self.send(src, Reply(msg.req_id, False, leader=self.leader))
+            return
+        slot = self.next_slot
+        self.next_slot += 1
+        self.waiting[slot] = (src, msg.req_id)
+        self.propose(slot, msg.command)
+
+    def send_heartbeats(self) -> None:
+        for p in self.peers:
+            self.send(p, Heartbeat(self.ballot, len(self.applied)))
+        # Phase 2 messages can be lost: re-send Accept for every slot not yet chosen.
+        need = majority(len(self.members))
+        for slot in sorted(self.proposed):
+            if slot not in self.decided and len(self.acks[slot]) < need:
+                for a in self.members:
+                    if a not in self.acks[slot]:
+                        self.send(a, Accept(self.ballot, slot, self.proposed[slot]))
+        self.set_timer("heartbeat", self.heartbeat)
+
+    def on_heartbeat(self, src: str, msg: Heartbeat) -> None:
+        promised = self.storage.get("promised")
+        if promised is None or msg.n >= promised:
+            self.step_down(src)
+            if msg.decided_upto > len(self.applied):   # missed decisions while down or cut off
+                self.send(src, CatchUp(len(self.applied)))
+
+    def on_catch_up(self, src: str, msg: CatchUp) -> None:
+        for slot in sorted(s for s in self.decided if s > msg.after):
+            self.send(src, Decide(slot, self.decided[slot]))
+
+    def on_message(self, src: str, msg: Any) -> None:
+        handler = {Prepare: self.on_prepare, Promise: self.on_promise, Nack: self.on_nack,
+                   Accept: self.on_accept, Accepted: self.on_accepted, Decide: self.on_decide,
+                   Heartbeat: self.on_heartbeat, Request: self.on_request,
+                   CatchUp: self.on_catch_up}.get(type(msg))
+        if handler is not None:
+            handler(src, msg)
+
+    def on_timer(self, name: str) -> None:
+        if name == "election" and self.role != "leader":
+            self.campaign()
+        elif name == "heartbeat" and self.role == "leader":
+            self.send_heartbeats()
+
+
+# ---- scenario ------------------------------------------------------------------------------------
+@dataclass
+class MultiPaxosRun:
+    world: Any
+    commands: list[Any]
+
+    @property
+    def logs(self) -> dict[str, list[Any]]:
+        return {n: list(node.applied) for n, node in sorted(self.world.nodes.items())}
+
+    def summary(self) -> str:
+        leaders = sorted(n for n, node in self.world.nodes.items()
+                         if self.world.is_up(n) and node.role == "leader")
+        longest = max((len(v) for v in self.logs.values()), default=0)
+        return (f"seed {self.world.seed}: {len(self.commands)} commands submitted, longest applied log "
+                f"{longest}, leader now {', '.join(leaders) or 'none'}")
+
+
+def run_multipaxos(seed: int = 0, *, nodes: int = 3, commands: int = 10, loss: float = 0.0,
+                   duplicate: float = 0.0, faults: Any = None, until: float = 4.0,
+                   node_cls: type[MultiPaxosNode] = MultiPaxosNode) -> MultiPaxosRun:
+    """A client submits ``commands`` commands one after another, retrying and following redirects."""
+    from distlib.sim import World
+
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 9:
+        raise ValueError(f"nodes must be an integer from 1 to 9 (got {nodes!r})")
+    world = World(seed, loss=loss, duplicate=duplicate)
+    names = [f"n{i}" for i in range(1, nodes + 1)]
+    world.add_nodes(node_cls, names)
+    cmds = [f"cmd{i}" for i in range(commands)]
+
+    def workload(client):
+        target = names[0]
+        for cmd in cmds:
+            while True:
+                reply = yield from client.call(target, Request(client.next_id(), cmd), timeout=0.3)
+                if reply is not None and reply.ok:
+                    break
+                if reply is not None and reply.leader:
+                    target = reply.leader
+                else:
+                    target = names[(names.index(target) + 1) % len(names)]
+
+    world.process(workload(world.client("c1")))
+    if faults is not None:
+        faults.apply(world)
+    world.run(until=until)
+    return MultiPaxosRun(world, cmds)
