@@ -847,18 +847,22 @@ def random_faults(seed: int, participants: int = 3, *, horizon: float = 0.5, fau
 
 def random_2pc(seed: int, participants: int = 3, *, coordinator_cls: type[Coordinator] = Coordinator,
                participant_cls: type[Participant] = Participant, no_vote: float = 0.1,
+               kinds: Sequence[str] = ("crash", "partition", "pause"), max_faults: int = 3,
                until: float = 4.0) -> TwoPCRun:
-    """One run with everything drawn from ``seed``: 0-3 random faults (crash with restart,
-    partition, pause), message loss and duplication up to 20%, and each vote "no" with
-    probability ``no_vote``. Used by the fault sweeps in tests and benchmarks."""
+    """One run with everything drawn from ``seed``: 0..``max_faults`` random faults of ``kinds``
+    (default: crash with restart, partition, pause; add "crash-stop" to see blocking), message
+    loss and duplication up to 20%, and each vote "no" with probability ``no_vote``. Used by
+    the fault sweeps in tests and benchmarks."""
     rng = stream(check_seed(seed), "2pc/random")
     no_vote = _check_number01("no_vote", no_vote)
+    if isinstance(max_faults, bool) or not isinstance(max_faults, int) or max_faults < 0:
+        raise ValueError(f"max_faults must be a non-negative integer (got {max_faults!r})")
     names = _participant_names(participants) if isinstance(participants, int) else ()
     votes = ["no" if rng.random() < no_vote else "yes" for _ in names]
     loss = round(rng.uniform(0.0, 0.2), 3)
     duplicate = round(rng.uniform(0.0, 0.2), 3)
-    n_faults = rng.randint(0, 3)
-    schedule = random_faults(seed, participants, faults=n_faults)
+    n_faults = rng.randint(0, max_faults)
+    schedule = random_faults(seed, participants, faults=n_faults, kinds=kinds)
     return run_2pc(seed=seed, participants=participants, votes=votes, loss=loss, duplicate=duplicate,
                    faults=schedule, until=until, coordinator_cls=coordinator_cls,
                    participant_cls=participant_cls)
