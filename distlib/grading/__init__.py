@@ -1,0 +1,80 @@
+'''Exercises: one source, generated stubs, strength tests, an executor and a grader.
+
+This docstring is the reference for chapter authors.
+
+The exercise convention
+=======================
+``solutions/NN_topic.ipynb`` is the single source of every exercise of chapter NN. An exercise is
+a *solution cell* followed (later in the notebook) by its *check cell*; put the statement in a
+markdown cell before them.
+
+Solution cell
+    A code cell with ::
+
+        metadata["exercise"] = {
+            "id": "2pc-all-yes",          # unique in the notebook: letters, digits, - _ .
+            "points": 2,                   # > 0
+            "role": "solution",
+            "wrong_answers": [             # at least one, or the strength tests fail
+                {"name": "majority", "code": "<text that replaces the solution block>"},
+            ],
+        }
+
+    Its source holds exactly one line ``### BEGIN SOLUTION`` and one line ``### END SOLUTION``
+    (nbgrader's markers), possibly indented, e.g. inside a function body. Everything between and
+    including the markers is *the solution block*::
+
+        def decide(votes, participants, timed_out):
+            """Gray's rule: commit iff ALL participants voted yes."""
+            ### BEGIN SOLUTION
+            ...
+            ### END SOLUTION
+
+    A wrong answer's ``code`` replaces the block; write it without the block's indentation (it is
+    dedented, then indented to the BEGIN marker's column). Record *plausible* mistakes, the ones
+    the chapter warns about (a majority instead of all votes, ...): code that runs but is wrong.
+
+Check cell
+    The code cell with ``metadata["exercise"] = {"id": <same id>, "role": "check"}``. It calls a
+    check from ``distlib.grading.checks.<topic>`` that raises ``AssertionError`` with a specific
+    "wrong, because ..." message when the answer is wrong and prints a "right: ..." line when it is
+    right. Let ``NotImplementedError`` from the stub propagate. Keep checks deterministic.
+
+Cells between a solution cell and its check cell run again for every variant (stub, each wrong
+answer, solution); cells after the check see the solution's state.
+
+Tools
+=====
+``python -m distlib.grading.generate [--check]`` (:mod:`.generate`)
+    Writes ``exercises/NN_topic.ipynb`` for every solutions notebook: each solution block becomes
+    ``raise NotImplementedError("Exercise <id>: write your solution here")`` at the block's
+    indentation, outputs and execution counts are cleared, ``wrong_answers`` are removed, stub and
+    check cells are tagged ``raises-exception`` (so ``pytest --nbval-lax exercises`` passes).
+    Byte-for-byte deterministic. ``--check`` writes nothing and exits 1 listing out-of-date files.
+``python -m distlib.grading.execute PATH...`` (:mod:`.execute`)
+    Executes notebooks in place with nbclient (120 s per cell, the notebook's folder as working
+    directory) and normalizes them so two runs give identical bytes. Fails naming the cell if a
+    cell not tagged ``raises-exception`` raises.
+``tests/test_exercises.py`` (:mod:`.strength`)
+    For every exercise of every ``solutions/*.ipynb``: the check FAILS on the stub, FAILS with an
+    ``AssertionError`` on every recorded wrong answer, PASSES (printing "right") on the solution;
+    ids are unique, points positive, at least one wrong answer; ``exercises/`` is in sync.
+``python -m distlib.grade PATH [--solutions DIR] [--json OUT] [--csv OUT] [--timeout S]`` (:mod:`.grader`)
+    Grades one notebook or a folder of submissions against the canonical check cells of
+    ``solutions/`` (students cannot edit a check to pass; a deleted check is "missing").
+
+Students' code runs unsandboxed in the grader's kernel: a determined student could monkeypatch a
+check function from their own cell. The grader defends against mistakes, loops and edited check
+cells, not against deliberate cheating.
+'''
+
+from .generate import make_exercise_notebook
+from .grader import ExerciseGrade, SubmissionGrade, grade, grade_notebook
+from .notebooks import Exercise, find_exercises, read_notebook, replace_block, stub_source, write_notebook
+from .strength import StrengthReport, strength_test
+
+__all__ = [
+    "Exercise", "ExerciseGrade", "StrengthReport", "SubmissionGrade", "find_exercises", "grade",
+    "grade_notebook", "make_exercise_notebook", "read_notebook", "replace_block", "strength_test",
+    "stub_source", "write_notebook",
+]

@@ -1,0 +1,172 @@
+"""One IPython kernel driven cell by cell through nbclient, robust to hostile code.
+
+Used by the strength tests and the grader: run arbitrary source strings in order, with a per-cell
+time limit (interrupt on timeout), and survive kernels that die or ignore the interrupt.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbclient.util import ensure_async, run_sync
+
+TIMEOUT_ENAME = "CellTimeoutError"
+# After interrupting a timed-out cell, how long the kernel may take to answer again before we
+# declare it stuck (e.g. the student's loop swallows KeyboardInterrupt) and restart it.
+_RESPONSIVE_WAIT = 10.0
+
+
+async def _async_get_shell_msg(kc: Any, timeout: float) -> dict[str, Any]:
+    return await ensure_async(kc.shell_channel.get_msg(timeout=timeout))
+
+
+_get_shell_msg = run_sync(_async_get_shell_msg)
+
+
+@dataclass
+class CellRun:
+    """The outcome of one cell: status is "ok", "error", "timeout" or "dead" (the kernel died)."""
+
+    status: str
+    ename: str = ""
+    evalue: str = ""
+    stdout: str = ""
+    outputs: list[Any] = field(default_factory=list)
+
+    @property
+    def error_line(self) -> str:
+        """The first line of the error, e.g. ``AssertionError: wrong, because ...``."""
+        if self.status == "timeout":
+            return "timeout"
+        if self.status == "dead":
+            return "kernel died"
+        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        return text.strip().split("\n")[0]
+
+
+def new_client(nb: Any, timeout: int, *, allow_errors: bool) -> NotebookClient:
+    """A NotebookClient configured the way the whole course executes notebooks."""
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        interrupt_on_timeout=True,
+        # Return at once after the interrupt, with this error, instead of waiting forever.
+        error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"cell exceeded {timeout} s", "traceback": []},
+        record_timing=False,  # wall-clock timestamps would make outputs non-deterministic
+        shutdown_kernel="immediate",
+    )
+    # An empty registry: widget Output models are not emulated (observed reliable, see field notes).
+    client.widget_registry = {}
+    return client
+
+
+class KernelSession:
+    """A python3 kernel (from the current environment) in working directory ``cwd``.
+
+    >>> with KernelSession(Path("."), timeout=30) as k:   # doctest: +SKIP
+    ...     k.run("x = 1 + 1").status, k.run("print(x)").stdout
+    ('ok', '2\\n')
+    """
+
+    def __init__(self, cwd: str | Path, timeout: int = 120) -> None:
+        if not isinstance(timeout, int) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive whole number of seconds, got {timeout!r}")
+        self.cwd = Path(cwd).resolve()
+        self.timeout = timeout
+        self.restarts = 0
+        self._scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
+        self._client = new_client(self._scratch, timeout, allow_errors=True)
+        self._reply: dict[str, Any] | None = None
+        self._client.on_cell_executed = self._on_executed
+
+    def _on_executed(self, cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        self._reply = execute_reply
+
+    def __enter__(self) -> KernelSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        c = self._client
+        c.km = c.create_kernel_manager()
+        c.start_new_kernel(cwd=str(self.cwd))
+        c.start_new_kernel_client()
+
+    def close(self) -> None:
+        if self._client.km is not None:
+            try:
+                self._client._cleanup_kernel()
+            except Exception:  # already dead: nothing left to clean
+                self._client.km = None
+                self._client.kc = None
+
+    def restart(self) -> None:
+        """A fresh kernel (all state lost): used after the kernel died or got stuck."""
+        self.close()
+        self.restarts += 1
+        self.start()
+
+    def run(self, source: str, *, store_history: bool = True) -> CellRun:
+        """Execute ``source``; never raises for anything the code does."""
+        cell = nbformat.v4.new_code_cell(source)
+        self._scratch.cells[0] = cell
+        self._reply = None
+        if not source.strip():
+            return CellRun("ok")
+        try:
+            self._client.execute_cell(cell, 0, store_history=store_history)
+        except DeadKernelError:
+            self.restart()
+            return CellRun("dead", outputs=list(cell.get("outputs", [])))
+        content = (self._reply or {}).get("content", {})
+        ename, evalue = str(content.get("ename", "")), str(content.get("evalue", ""))
+        stdout = "".join(o.get("text", "") for o in cell.outputs
+                         if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        outputs = list(cell.outputs)
+        if content.get("status") != "error":
+            return CellRun("ok", stdout=stdout, outputs=outputs)
+        if ename == TIMEOUT_ENAME:
+            if not self._responsive():
+                self.restart()
+            return CellRun("timeout", ename, evalue, stdout, outputs)
+        return CellRun("error", ename, evalue, stdout, outputs)
+
+    def last_error_is_assertion(self) -> bool:
+        """Whether the last exception raised in the kernel is an AssertionError (or a subclass).
+
+        IPython keeps it in ``sys.last_type``; the probe runs without touching history or names.
+        """
+        probe = self.run("print(issubclass(getattr(__import__('sys'), 'last_type', type(None)), "
+                         "AssertionError))", store_history=False)
+        return probe.status == "ok" and probe.stdout.strip() == "True"
+
+    def _responsive(self) -> bool:
+        """True if the kernel soon runs an empty, silent execute request (the interrupted cell ended).
+
+        Not kernel_info: ipykernel 7 answers that from another thread even while a cell is busy.
+        """
+        kc = self._client.kc
+        if kc is None:
+            return False
+        try:
+            msg_id = kc.execute("", silent=True, store_history=False)
+            deadline = time.monotonic() + _RESPONSIVE_WAIT
+            while time.monotonic() < deadline:
+                try:
+                    msg = _get_shell_msg(kc, max(0.1, deadline - time.monotonic()))
+                except Empty:
+                    return False
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    return True
+        except Exception:
+            return False
+        return False
