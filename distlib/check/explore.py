@@ -54,6 +54,7 @@ import copy
 import dataclasses
 import enum
 import hashlib
+import itertools
 import random
 import time
 from collections import deque
@@ -63,7 +64,7 @@ from typing import Any, Union
 
 from distlib.sim.node import Node
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.trace import Drop, Duplicate
+from distlib.sim.trace import Deliver, Drop, Duplicate, Send, Timer
 from distlib.sim.world import World
 
 NodeSpec = tuple[type[Node], dict[str, Any]]
@@ -523,70 +524,96 @@ def explore(nodes: Mapping[str, NodeSpec],
 class ReplayWorld(World):
     """A :class:`World` whose network and timers wait to be told what happens next.
 
-    Sends are recorded (``Send`` records as usual) but held instead of being
-    scheduled; timers are armed but never fire on their own. :meth:`apply_step`
-    then delivers, duplicates or drops one held message, fires one timer, or
-    crashes/restarts a node — at the current simulated time. It overrides two
-    World internals (``_schedule_delivery``, ``set_timer``) and calls ``_deliver``
-    / ``_fire`` so that the trace records are exactly the simulator's own.
+    It overrides only the public runtime interface (``send``, ``set_timer``,
+    ``cancel_timer``) plus ``crash`` and ``add_monitor``: sends are recorded as
+    ``Send`` records and held instead of scheduled, timers are armed but never
+    fire on their own. :meth:`apply_step` then delivers, duplicates or drops one
+    held message, fires one timer, or crashes/restarts a node — at the current
+    simulated time — writing the same trace records (``Deliver``, ``Drop``,
+    ``Duplicate``, ``Timer``, ``Crash``, ``Restart``) the simulator writes. No
+    partitions, pauses or random links here: the counterexample is the schedule.
     """
 
     def __init__(self, seed: int = 0, *, keep_messages: bool = False):
         super().__init__(seed)
         self.keep_messages = keep_messages
         self.held: list[tuple[int, str, str, Any, float]] = []   # (msg id, src, dst, msg, sent at)
+        self.armed: set[tuple[str, str]] = set()                  # (node, timer name)
+        self._replay_ids = itertools.count(1)
+        self._replay_monitors: list[Callable[[World], None]] = []
 
+    # the Runtime interface, recording instead of scheduling ---------------------------------
     def send(self, src: str, dst: str, msg: Any) -> None:
         if dst not in self.nodes and dst not in self.clients:
             self.client(dst)    # a reply to an outside sender (injected by ``initial``)
-        super().send(src, dst, msg)
-
-    def _schedule_delivery(self, cfg: Any, mid: int, src: str, dst: str, msg: Any,
-                           sent_at: float) -> None:
-        self.held.append((mid, src, dst, msg, sent_at))
+        mid = next(self._replay_ids)
+        self.trace.append(Send(self.now, mid, src, dst, msg))
+        self.held.append((mid, src, dst, msg, self.now))
 
     def set_timer(self, node: str, name: str, delay: float) -> None:
-        self._timers[(node, name)] = next(self._tokens)
+        self.armed.add((node, name))
+
+    def cancel_timer(self, node: str, name: str) -> None:
+        self.armed.discard((node, name))
+
+    def timers(self, node: str) -> list[str]:
+        return sorted(name for (n, name) in self.armed if n == node)
+
+    def crash(self, name: str) -> None:
+        super().crash(name)
+        self.armed = {t for t in self.armed if t[0] != name}
+
+    def add_monitor(self, fn: Callable[[World], None]) -> None:
+        super().add_monitor(fn)
+        self._replay_monitors.append(fn)
+
+    # driving it ------------------------------------------------------------------------------
+    def _monitor(self) -> None:
+        for m in self._replay_monitors:
+            m(self)
 
     def _take(self, m: Message, keep: bool) -> tuple[int, str, str, Any, float]:
         for i, entry in enumerate(self.held):
             if entry[1] == m.src and entry[2] == m.dst and entry[3] == m.msg:
                 if not keep:
                     return self.held.pop(i)
-                copy_id = next(self._ids)     # the copy left in flight gets its own id
+                copy_id = next(self._replay_ids)     # the copy left in flight gets its own id
                 self.trace.append(Duplicate(self.now, entry[0], copy_id, m.src, m.dst, m.msg))
                 self.held[i] = (copy_id,) + entry[1:]
                 return entry
         raise RuntimeError(f"replay diverged: {m} is not in flight")
 
-    def _monitor(self) -> None:
-        for m in self._monitors:
-            m(self)
-
     def apply_step(self, step: Step) -> None:
-        """Make ``step`` happen now (monitors run after it, as after any simulator event)."""
-        if step.kind in ("deliver", "duplicate"):
+        """Make ``step`` happen now; monitors run after it, as after any simulator event."""
+        now = self.now
+        if step.kind in ("deliver", "duplicate", "drop"):
             assert step.message is not None
-            keep = step.kind == "duplicate" or self.keep_messages
+            keep = step.kind == "duplicate" or (step.kind == "deliver" and self.keep_messages)
             mid, src, dst, msg, sent_at = self._take(step.message, keep)
-            self._deliver(mid, src, dst, msg, sent_at)
-        elif step.kind == "drop":
-            assert step.message is not None
-            mid, src, dst, msg, sent_at = self._take(step.message, False)
-            self.trace.append(Drop(self.now, mid, src, dst, msg, sent_at, "loss"))
-            self._monitor()
+            if step.kind == "drop":
+                self.trace.append(Drop(now, mid, src, dst, msg, sent_at, "loss"))
+            elif dst in self.nodes and not self.is_up(dst):
+                self.trace.append(Drop(now, mid, src, dst, msg, sent_at, "crashed"))
+            else:
+                self.trace.append(Deliver(now, mid, src, dst, msg, sent_at))
+                if dst in self.nodes:
+                    self.nodes[dst].on_message(src, msg)
+                else:
+                    self.clients[dst].receive(src, msg)
         elif step.kind == "timer":
-            token = self._timers.get((step.node, step.timer))
-            if token is None:
+            if (step.node, step.timer) not in self.armed:
                 raise RuntimeError(f"replay diverged: timer {step.timer!r} of {step.node} is not armed")
-            self._fire(step.node, step.timer, token)
+            self.armed.discard((step.node, step.timer))
+            self.trace.append(Timer(now, step.node, step.timer))
+            self.nodes[step.node].on_timer(step.timer)
         elif step.kind == "crash":
             self.crash(step.node)
-            self._monitor()
         elif step.kind == "restart":
-            self.restart(step.node)
+            self.restart(step.node)    # World.restart runs the monitors itself
+            return
         else:
             raise ValueError(f"step.kind must be one of {STEP_KINDS} (got {step.kind!r})")
+        self._monitor()
 
 
 def replay(counterexample: Sequence[Step], nodes: Mapping[str, NodeSpec], *,
