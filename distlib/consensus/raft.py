@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from distlib.sim import Annotate, Node, World
+from distlib.sim import Annotate, Deliver, Node, World
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
@@ -860,4 +860,30 @@ def figure8(*, broken: bool = False, seed: int = 0,
     run.notes.append(f"n1 applied {n1_cmds} before its last crash; n5 applied {n5_cmds}")
     run.notes.append("index 2 on the live servers: " + ", ".join(
         f"{n}={nodes[n].entry_at(2)!r}" for n in ("n2", "n3", "n4", "n5")))
+    return run
+
+
+def restarted_voter(*, cls: type[RaftNode] = RaftNode, seed: int = 0,
+                    monitors: Iterable[Callable[[World], None]] = ()) -> RaftRun:
+    """Two candidates in term 1; the voter between them crashes and restarts between their requests.
+
+    n1 and n3 both campaign at 0.1 s. n1's RequestVote reaches n2 first and n2 votes for n1; n2 then
+    crashes and restarts before n3's (slow) RequestVote arrives; n1 and n3 cannot talk directly.
+    Correct Raft persisted votedFor, so n2 refuses n3 and term 1 has one leader.
+    :class:`VolatileVoteRaft` forgot the vote and grants it again: n1 and n3 both lead term 1
+    would make the empty log of n3 fail the up-to-date check and hide the bug.)
+    """
+    world = make_cluster(3, seed=seed, cls=cls, monitors=monitors, latency=0.01,
+                         election_timeout=(5.0, 6.0), heartbeat=0.05, noop_on_elect=False)
+    world.set_link("n3", "n2", latency=0.05)
+    world.at(0.0, lambda: world.cut("n1", "n3", both_ways=True))   # each learns of the other only via n2
+    world.at(0.1, lambda: world.nodes["n1"].campaign())
+    world.at(0.1, lambda: world.nodes["n3"].campaign())
+    world.at(0.125, lambda: world.crash("n2"))
+    world.at(0.13, lambda: world.restart("n2"))
+    world.run(until=0.5)
+    run = RaftRun("restarted_voter", world)
+    run.notes.append("n2 voted for " + ", ".join(
+        rec.dst for rec in world.trace.of(Deliver)
+        if rec.src == "n2" and isinstance(rec.msg, RequestVoteReply) and rec.msg.granted) + " in term 1")
     return run
