@@ -19,10 +19,14 @@ simultaneous events in scheduling order.
 
 from __future__ import annotations
 
+import gc
 import itertools
+from dataclasses import fields
+from heapq import heappush
 from typing import Any, Callable, Generator, Iterable, Sequence
 
 import simpy
+from simpy.events import NORMAL
 
 from .client import Client
 from .history import History
@@ -33,6 +37,38 @@ from .trace import (Annotate, Crash, Cut, Deliver, Drop, Duplicate, Heal, Partit
                     Resume, Send, Timer, Trace)
 
 UP, CRASHED, PAUSED = "up", "crashed", "paused"
+
+
+class _Delivery:
+    """One message copy in flight: a duck-typed SimPy event, much lighter than ``simpy.Timeout``.
+
+    ``Environment.step`` pops it, iterates ``callbacks`` (any iterable; the world shares one
+    tuple) and then reads ``_ok``. ``data`` is ``(msg_id, src, dst, msg, sent_at)``.
+    """
+
+    __slots__ = ("callbacks", "data")
+    _ok = True
+    _value = None
+
+    def __init__(self, callbacks: tuple, data: tuple):
+        self.callbacks = callbacks
+        self.data = data
+
+
+def _fast_new(cls: type) -> Callable[..., Any]:
+    """A constructor for the frozen, slotted record ``cls`` that skips the frozen-dataclass
+    ``__init__`` (it goes through ``object.__setattr__`` per field, twice as slow); it builds
+    equal records. The code is generated like dataclasses does, one line per field."""
+    names = [f.name for f in fields(cls)]
+    ns: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    for n in names:
+        ns[f"set_{n}"] = getattr(cls, n).__set__   # the slot's member descriptor
+    body = "".join(f"    set_{n}(rec, {n})\n" for n in names)
+    exec(f"def make({', '.join(names)}):\n    rec = new(cls)\n{body}    return rec\n", ns)
+    return ns["make"]
+
+
+_new_send, _new_drop, _new_deliver = _fast_new(Send), _fast_new(Drop), _fast_new(Deliver)
 
 
 class World:
@@ -63,6 +99,8 @@ class World:
         self._tokens = itertools.count(1)
         self._monitors: list[Callable[[World], None]] = []
         self._started = False
+        self._delivery_cbs = (self._on_delivery,)   # shared by every in-flight message
+        self._plain_cfg: LinkConfig | None = None     # last link config seen to be fault-free
 
     # ---- building the cluster ------------------------------------------------------------
     def add_node(self, name: str, cls: type[Node], **config: Any) -> Node:
@@ -124,7 +162,17 @@ class World:
         if until is not None:
             until = _check_number("until", until, self.env.now)
         self.start()
-        self.env.run(until=until)
+        # A run only grows the trace, and CPython's full (generation-2) collections re-traverse
+        # all of it: on long runs that was a third of the kernel's time. Postpone them until the
+        # run ends; young generations are still collected. Simulated behaviour is unaffected.
+        t0, t1, t2 = gc.get_threshold()
+        if t0:
+            gc.set_threshold(t0, t1, max(t2, 1_000_000))
+        try:
+            self.env.run(until=until)
+        finally:
+            if t0:
+                gc.set_threshold(t0, t1, t2)
 
     def process(self, generator: Generator) -> simpy.Process:
         """Run a SimPy generator (a client workload, a test driver) inside the world."""
@@ -146,20 +194,43 @@ class World:
             m(self)
 
     # ---- the Runtime interface nodes use ---------------------------------------------------
+    # send/_on_delivery are the kernel's hot path (benchmarks/bench_kernel.py): they are written
+    # flat on purpose. Behaviour and trace are those of the plain version: check blocked links,
+    # then loss, then schedule the copy, then maybe a duplicate; on arrival re-check the link
+    # (partitions drop messages in flight), then a crashed or paused destination.
     def send(self, src: str, dst: str, msg: Any) -> None:
         if dst not in self.nodes and dst not in self.clients:
             raise ValueError(f"dst {dst!r} is not a node or client of this world")
         mid = next(self._ids)
-        now = self.env.now
-        self.trace.append(Send(now, mid, src, dst, msg))
-        reason = self.network.blocked(src, dst)
-        if reason:
-            self.trace.append(Drop(now, mid, src, dst, msg, now, reason))
-            return
-        cfg = self.network.link(src, dst)
+        env = self.env
+        now = env._now
+        append = self.trace.records.append
+        append(_new_send(now, mid, src, dst, msg))
+        net = self.network
+        if net._group or net._cuts:
+            reason = net.blocked(src, dst)
+            if reason:
+                append(_new_drop(now, mid, src, dst, msg, now, reason))
+                return
+        cfg = net.overrides.get((src, dst), net.config) if net.overrides else net.config
+        if cfg is not self._plain_cfg:
+            # Not the last link seen to be reliable with constant latency (no randomness at all).
+            if cfg.loss or cfg.duplicate or cfg.reorder or cfg.latency.kind != "constant":
+                self._send_faulty(cfg, mid, src, dst, msg, now)
+                return
+            self._plain_cfg = cfg
+        delay = cfg.latency.a
+        # Fast path (reliable link, constant latency): what _schedule_delivery does, inlined,
+        # down to Environment.schedule's heappush: the same (time, priority, event id) key as
+        # env.timeout(delay), so ties break exactly as before.
+        heappush(env._queue, (now + delay, NORMAL, next(env._eid),
+                              _Delivery(self._delivery_cbs, (mid, src, dst, msg, now))))
+
+    def _send_faulty(self, cfg: LinkConfig, mid: int, src: str, dst: str, msg: Any,
+                     now: float) -> None:
         rng = self._net_rng
         if cfg.loss and rng.random() < cfg.loss:
-            self.trace.append(Drop(now, mid, src, dst, msg, now, "loss"))
+            self.trace.records.append(_new_drop(now, mid, src, dst, msg, now, "loss"))
             return
         self._schedule_delivery(cfg, mid, src, dst, msg, now)
         if cfg.duplicate and rng.random() < cfg.duplicate:
@@ -173,27 +244,32 @@ class World:
         delay = cfg.latency.sample(rng)
         if cfg.reorder and rng.random() < cfg.reorder:
             delay += rng.uniform(0.0, cfg.reorder_delay)
-        ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _ev: self._deliver(mid, src, dst, msg, sent_at))
+        self.env.schedule(_Delivery(self._delivery_cbs, (mid, src, dst, msg, sent_at)), NORMAL, delay)
 
-    def _deliver(self, mid: int, src: str, dst: str, msg: Any, sent_at: float) -> None:
-        now = self.env.now
-        reason = self.network.blocked(src, dst)   # a partition also drops messages in flight
-        if reason is None and self.status.get(dst) == CRASHED:
-            reason = "crashed"
-        if reason:
-            self.trace.append(Drop(now, mid, src, dst, msg, sent_at, reason))
-            return
-        if self.status.get(dst) == PAUSED:
-            self._held[dst].append(lambda: self._deliver(mid, src, dst, msg, sent_at))
-            return
-        self.trace.append(Deliver(now, mid, src, dst, msg, sent_at))
-        if dst in self.clients:
+    def _on_delivery(self, ev: _Delivery) -> None:
+        """A copy arrives: re-check the link (a partition drops messages in flight), then dst."""
+        mid, src, dst, msg, sent_at = ev.data
+        status = self.status.get(dst)
+        net = self.network
+        if net._group or net._cuts or status == CRASHED or status == PAUSED:
+            reason = net.blocked(src, dst)
+            if reason is None and status == CRASHED:
+                reason = "crashed"
+            if reason:
+                self.trace.records.append(_new_drop(self.env._now, mid, src, dst, msg, sent_at, reason))
+                return
+            if status == PAUSED:
+                self._held[dst].append(lambda: self._on_delivery(ev))
+                return
+        self.trace.records.append(_new_deliver(self.env._now, mid, src, dst, msg, sent_at))
+        node = self.nodes.get(dst)
+        if node is None:
             self.clients[dst].receive(src, msg)
         else:
-            self.nodes[dst].on_message(src, msg)
-        for m in self._monitors:
-            m(self)
+            node.on_message(src, msg)
+        if self._monitors:
+            for m in self._monitors:
+                m(self)
 
     def set_timer(self, node: str, name: str, delay: float) -> None:
         token = next(self._tokens)
