@@ -315,10 +315,14 @@ class World:
         if self.status[name] == CRASHED:
             return
         self.status[name] = CRASHED
-        self._held.pop(name, None)
+        held = self._held.pop(name, [])
         for key in [k for k in self._timers if k[0] == name]:
             del self._timers[key]
         self.trace.append(Crash(self.env.now, name))
+        # Messages a paused node was holding die with it: replayed now, they find the node
+        # crashed and are recorded as drops (held timers find themselves cancelled).
+        for work in held:
+            work()
 
     def restart(self, name: str) -> None:
         """Restart a crashed ``name``: a fresh instance with the old storage runs ``on_recover``."""
