@@ -16,6 +16,7 @@ from ipywidgets.widgets.widget import _instances
 
 from distlib import viz
 from distlib.sim import (
+    Annotate,
     Crash,
     Deliver,
     Drop,
@@ -170,6 +171,13 @@ def test_crash_restart_and_down_segment(world):
     assert down.x[:2] == (1.5, 3.0) and down.y[:2] == (1, 1) and down.line.dash == "dash"
 
 
+def test_figure_passes_plotly_validation(world):
+    # spacetime() skips plotly's validation for speed; rebuilding with validation on must accept
+    # every property and give the same figure.
+    fig = viz.spacetime(world, show_timers=True)
+    assert json.loads(go.Figure(fig.to_dict()).to_json()) == json.loads(fig.to_json())
+
+
 def test_same_trace_same_json_and_no_uids():
     a = viz.spacetime(scenario(seed=7)).to_json()
     b = viz.spacetime(scenario(seed=7)).to_json()
@@ -191,7 +199,9 @@ def test_window_timers_annotations_and_bad_arguments(world):
     assert timers.x and all(1.0 <= x <= 2.0 for x in timers.x)
     assert not traces_named(viz.spacetime(world), "timer")
     (notes,) = traces_named(viz.spacetime(world), "note")
-    assert "five pings" in notes.text
+    written = sum(1 for r in world.trace.of(Annotate) if r.text == "five pings")
+    assert written >= 3 and sum("five pings" in h for h in notes.hovertext) == written
+    assert notes.text.count("five pings") >= 1                       # labelled where there is room
     with pytest.raises(ValueError, match="t1 must be greater than t0"):
         viz.spacetime(world, t0=2, t1=1)
     with pytest.raises(ValueError, match="t0 must be a number >= 0"):

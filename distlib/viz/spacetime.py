@@ -124,6 +124,10 @@ def _f(t: float) -> str:
     return f"{t:.4f}"
 
 
+def _scatter(**props: Any) -> dict[str, Any]:
+    return dict(type="scatter", **props)
+
+
 class _Lines:
     """Accumulates many segments/points for one scatter trace (None-separated)."""
 
@@ -259,7 +263,7 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
             y = ylane.get(r.node, -0.62) if r.node is not None else -0.62
             if (r.node is None or r.node in ylane) and visible(r.time, r.time):
                 note_pts.point(r.time, y, f"<b>{r.node or 'note'}</b> at {_f(r.time)}: {_esc(r.text)}")
-                notes.append(r.text if len(r.text) <= 22 else r.text[:21] + "…")
+                notes.append(r.text if len(r.text) <= 18 else r.text[:17] + "…")
 
     # Whatever is still open at the end of the trace stays open to the window's edge.
     end = max(hi, t_last)
@@ -275,7 +279,7 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
         bands.append(("partition", part[0], end, part[1] + " (not healed)"))
     bands += [("cut", c[0], end, c[1] + " (not healed)") for c in cuts]
 
-    data: list[go.Scatter] = []
+    data: list[dict[str, Any]] = []
     # Bands first so that everything else is drawn on top of them.
     top, bottom = -0.5, n - 0.5
     shown = set()
@@ -284,7 +288,7 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
             continue
         fill = theme.PARTITION_FILL if kind == "partition" else theme.CUT_FILL
         name = "partition" if kind == "partition" else "cut link"
-        data.append(go.Scatter(
+        data.append(_scatter(
             x=[a, b, b, a, a], y=[top, top, bottom, bottom, top], mode="lines", fill="toself",
             fillcolor=fill, line=dict(width=0), hoveron="fills", hoverinfo="text",
             text=f"{name} {label}<br>{_f(a)}–{_f(b)}", name=name, legendgroup=name,
@@ -292,60 +296,67 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
         shown.add(name)
     band_labels = [(a, label) for kind, a, b, label in bands if visible(a, b)]
     if band_labels:
-        data.append(go.Scatter(
+        data.append(_scatter(
             x=[max(a, lo) for a, _ in band_labels], y=[top] * len(band_labels), mode="text",
             text=[html.escape(lab) for _, lab in band_labels], textposition="top right",
             textfont=dict(size=10, color=theme.FAULT), hoverinfo="skip", showlegend=False))
     if down:
-        data.append(go.Scatter(x=down.x, y=down.y, text=down.text, mode="lines", name="down", legendrank=320,
+        data.append(_scatter(x=down.x, y=down.y, text=down.text, mode="lines", name="down", legendrank=320,
                                line=dict(color=theme.FAULT, width=3, dash="dash"), hoverinfo="text"))
     if paused:
-        data.append(go.Scatter(x=paused.x, y=paused.y, text=paused.text, mode="lines", name="paused",
+        data.append(_scatter(x=paused.x, y=paused.y, text=paused.text, mode="lines", name="paused",
                                legendrank=330, line=dict(color=theme.PAUSE, width=6, dash="dot"),
                                hoverinfo="text"))
     for i, kind in enumerate(arrows):
         a = arrows[kind]
         color = theme.MESSAGE_COLORS[i % len(theme.MESSAGE_COLORS)]
-        data.append(go.Scatter(
+        data.append(_scatter(
             x=a.x, y=a.y, text=a.text, mode="lines+markers", name=kind, hoverinfo="text", legendrank=100 + i,
             line=dict(color=color, width=1.5),
             marker=dict(symbol="arrow", angleref="previous", size=a.size, color=color)))
     if drop_path:
-        data.append(go.Scatter(x=drop_path.x, y=drop_path.y, text=drop_path.text, mode="lines",
+        data.append(_scatter(x=drop_path.x, y=drop_path.y, text=drop_path.text, mode="lines",
                                line=dict(color=theme.FAULT, width=1, dash="dot"), hoverinfo="text",
                                name="dropped", showlegend=False))
     reasons = [r for r in DROP_REASONS if r in drops] + sorted(r for r in drops if r not in DROP_REASONS)
     for reason in reasons:
         d = drops[reason]
-        data.append(go.Scatter(x=d.x, y=d.y, text=d.text, mode="markers", name=f"dropped ({reason})",
+        data.append(_scatter(x=d.x, y=d.y, text=d.text, mode="markers", name=f"dropped ({reason})",
                                legendrank=200, hoverinfo="text",
                                marker=dict(symbol="x-thin", size=10, line=dict(color=theme.FAULT, width=2.5),
                                            color=theme.FAULT)))
     if crash_pts:
-        data.append(go.Scatter(x=crash_pts.x, y=crash_pts.y, text=crash_pts.text, mode="markers",
+        data.append(_scatter(x=crash_pts.x, y=crash_pts.y, text=crash_pts.text, mode="markers",
                                name="crash", hoverinfo="text", legendrank=300,
                                marker=dict(symbol="x", size=20, color=theme.FAULT,
                                            line=dict(color="#4D1A00", width=1.5))))
     if restart_pts:
-        data.append(go.Scatter(x=restart_pts.x, y=restart_pts.y, text=restart_pts.text, mode="markers",
+        data.append(_scatter(x=restart_pts.x, y=restart_pts.y, text=restart_pts.text, mode="markers",
                                name="restart", hoverinfo="text", legendrank=310,
                                marker=dict(symbol="triangle-right", size=13, color=theme.RESTART)))
     if timer_pts:
-        data.append(go.Scatter(x=timer_pts.x, y=timer_pts.y, text=timer_pts.text, mode="markers",
+        data.append(_scatter(x=timer_pts.x, y=timer_pts.y, text=timer_pts.text, mode="markers",
                                name="timer", hoverinfo="text", legendrank=340,
                                marker=dict(symbol="circle-open", size=8, color="#777777")))
     if note_pts:
-        many = len(notes) > 30   # too many labels overlap; keep them in the hover text only
-        data.append(go.Scatter(
-            x=note_pts.x, y=note_pts.y, hovertext=note_pts.text, hoverinfo="text",
-            text=None if many else [html.escape(t) for t in notes],
-            mode="markers" if many else "markers+text", textposition="top center",
+        # Label a note only if no other label sits close before it on the same lane (labels at
+        # nearly the same time overlap into an unreadable smudge); every note keeps its hover text.
+        gap = 0.09 * (hi - lo)
+        last: dict[float, float] = {}
+        labels = []
+        for x, y, t in zip(note_pts.x, note_pts.y, notes, strict=True):
+            free = x - last.get(y, -float("inf")) >= gap   # type: ignore[operator]
+            labels.append(html.escape(t) if free else "")
+            if free:
+                last[y] = x  # type: ignore[assignment]
+        data.append(_scatter(
+            x=note_pts.x, y=note_pts.y, hovertext=note_pts.text, hoverinfo="text", text=labels,
+            mode="markers+text", textposition="top right",
             textfont=dict(size=10, color=theme.TEXT), name="note", legendrank=350,
             marker=dict(symbol="diamond", size=7, color=theme.TEXT)))
 
     pad = (hi - lo) * 0.02
-    fig = go.Figure(data=data)
-    fig.update_layout(
+    layout = dict(
         title=dict(text=html.escape(title) if title is not None else "Space-time diagram"),
         height=height if height is not None else 300 + 70 * max(n, 2),
         margin=dict(l=70, r=20, t=110, b=40),
@@ -358,7 +369,9 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
                    showgrid=True, gridcolor=theme.LANE, gridwidth=1, zeroline=False, fixedrange=True,
                    tickfont=dict(size=14)),
     )
-    return fig
+    # Skip plotly's per-value validation: it costs most of the build time for large traces.
+    # The tests rebuild the figure with validation on, so a bad property still fails loudly.
+    return go.Figure(data=data, layout=layout, _validate=False)
 
 
 # ---- the text description ------------------------------------------------------------------------
