@@ -872,7 +872,7 @@ def restarted_voter(*, cls: type[RaftNode] = RaftNode, seed: int = 0,
     Correct Raft persisted votedFor, so n2 refuses n3 and term 1 has one leader.
     :class:`VolatileVoteRaft` forgot the vote and grants it again: n1 and n3 both lead term 1
     (Election Safety fails). No no-op on election here: n1's no-op reaching n2 first
-    would make the empty log of n3 fail the up-to-date check and hide the bug.)
+    would make the empty log of n3 fail the up-to-date check and hide the bug.
     """
     world = make_cluster(3, seed=seed, cls=cls, monitors=monitors, latency=0.01,
                          election_timeout=(5.0, 6.0), heartbeat=0.05, noop_on_elect=False)
