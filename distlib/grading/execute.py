@@ -13,6 +13,7 @@ A cell that raises fails the run (exit 1, the cell is named) unless it is tagged
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -68,7 +69,8 @@ def execute_notebook(path: str | Path, timeout: int = 120) -> NotebookNode:
     client = new_client(nb, timeout, allow_errors=False)
     replies: list[dict] = []
     client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.append(execute_reply)
-    with client.setup_kernel(cwd=str(path.resolve().parent)):
+    # The kernel process's stderr is launcher noise; errors in cells arrive as outputs.
+    with client.setup_kernel(cwd=str(path.resolve().parent), stderr=subprocess.DEVNULL):
         assert client.kc is not None
         info = client.wait_for_reply(client.kc.kernel_info())
         if info is not None and "language_info" in info["content"]:

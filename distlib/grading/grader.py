@@ -75,7 +75,8 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
     try:
         nb = read_notebook(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        grade_all(f"fail: invalid notebook: {_first_line(str(exc))}")
+        reason = _first_line(str(exc)).removeprefix(f"{path}: ")
+        grade_all(f"fail: invalid notebook: {reason}")
         return result
 
     # Restore canonical checks (a student cannot edit a check to pass); remember where each is.

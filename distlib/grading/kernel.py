@@ -6,6 +6,7 @@ time limit (interrupt on timeout), and survive kernels that die or ignore the in
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,8 @@ class KernelSession:
     def start(self) -> None:
         c = self._client
         c.km = c.create_kernel_manager()
-        c.start_new_kernel(cwd=str(self.cwd))
+        # The kernel process's own stderr is launcher noise (TCP warnings); cell output goes via iopub.
+        c.start_new_kernel(cwd=str(self.cwd), stderr=subprocess.DEVNULL)
         c.start_new_kernel_client()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.v4.rwbase import rejoin_lines
 
 BEGIN_MARKER = "### BEGIN SOLUTION"
 END_MARKER = "### END SOLUTION"
@@ -45,6 +46,10 @@ def read_notebook(path: str | Path) -> NotebookNode:
     if not isinstance(data, dict) or data.get("nbformat") != 4 or not isinstance(data.get("cells"), list):
         raise ValueError(f"{path}: not a version 4 Jupyter notebook (need nbformat 4 and a cells list)")
     nb = nbformat.from_dict(data)
+    try:
+        rejoin_lines(nb)  # what nbformat.reads does: multi-line strings stored as lists -> str
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: malformed notebook ({exc})") from exc
     if nb.get("nbformat_minor", 0) >= 5:
         for index, cell in enumerate(nb.cells):
             if not isinstance(cell, dict):
