@@ -1,0 +1,240 @@
+"""Named, runnable scenarios: the registry behind ``python -m distlib run NAME``.
+
+A scenario is a callable taking keyword parameters (a subset of ``seed``, ``nodes``,
+``loss``, ``latency``, ``faults``, ``until``) and returning a *run*: any object with a
+``.world`` (a :class:`~distlib.sim.World` that has been run) and a ``.summary()``
+(one readable line). Protocol packages are imported lazily, so the registry and the
+CLI work even when a protocol module is missing or broken.
+
+>>> from distlib import scenarios
+>>> run = scenarios.run("pingpong", seed=1, until=2)
+>>> run.summary()
+'pingpong seed 1: n1 sent 4 pings to 1 peer, got 4 pongs back (0 missing) by t=2'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlib.sim import FaultSchedule, Node, World
+
+PARAMS = ("seed", "nodes", "loss", "latency", "faults", "until")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A registry entry: ``fn(**params)`` runs it; ``node_names(nodes)`` names its nodes."""
+
+    name: str
+    description: str
+    fn: Callable[..., Any]
+    params: tuple[str, ...]
+    node_names: Callable[[int | None], list[str]]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(name: str, description: str, params: tuple[str, ...],
+             node_names: Callable[[int | None], list[str]], **defaults: Any):
+    """Decorator adding ``fn`` to :data:`SCENARIOS` under ``name``."""
+    for p in params:
+        if p not in PARAMS:
+            raise ValueError(f"params must be drawn from {PARAMS} (got {p!r})")
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        SCENARIOS[name] = Scenario(name, description, fn, tuple(params), node_names, defaults)
+        return fn
+    return deco
+
+
+def get(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)} (got {name!r})")
+    return SCENARIOS[name]
+
+
+def run(name: str, **params: Any) -> Any:
+    """Run scenario ``name`` with ``params`` (None values mean "the scenario's default")."""
+    sc = get(name)
+    given = {k: v for k, v in params.items() if v is not None}
+    for k in given:
+        if k not in sc.params:
+            raise ValueError(f"scenario {name!r} does not take {k} (it takes: {', '.join(sc.params)})")
+    return sc.fn(**given)
+
+
+def _check_nodes(nodes: object, lo: int, hi: int) -> int:
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or not lo <= nodes <= hi:
+        raise ValueError(f"nodes must be an integer in {lo}..{hi} (got {nodes!r})")
+    return nodes
+
+
+def _names(n: int) -> list[str]:
+    return [f"n{i}" for i in range(1, n + 1)]
+
+
+def _check_faults(faults: object) -> FaultSchedule | None:
+    if faults is not None and not isinstance(faults, FaultSchedule):
+        raise ValueError(f"faults must be a distlib.sim.FaultSchedule or None (got {type(faults).__name__})")
+    return faults
+
+
+class SimRun:
+    """A finished demo run: the world plus a function that summarises it in one line."""
+
+    def __init__(self, world: World, summarise: Callable[[World], str]):
+        self.world = world
+        self._summarise = summarise
+
+    def summary(self) -> str:
+        return self._summarise(self.world)
+
+    def __repr__(self) -> str:
+        return f"<SimRun {self.summary()}>"
+
+
+def _world(seed: int, nodes: list[str], cls: type[Node], loss: float, latency: Any,
+           faults: FaultSchedule | None, until: float, config: dict[str, dict[str, Any]]) -> World:
+    world = World(seed, latency=latency, loss=loss)
+    for n in nodes:
+        world.add_node(n, cls, **config.get(n, {}))
+    world.start()   # boot first, so a fault at time 0 hits a running node
+    if faults is not None:
+        faults.apply(world)
+    world.run(until=until)
+    return world
+
+
+# ---- pingpong: the smallest protocol there is ----------------------------------------------------------
+@dataclass(frozen=True)
+class Ping:
+    seq: int
+
+
+@dataclass(frozen=True)
+class Pong:
+    seq: int
+
+
+class PingPong(Node):
+    """The pinger sends ``Ping(seq)`` to every peer every ``interval``; everyone answers ``Pong``.
+
+    ``seq`` and the pongs received live in storage, so a restarted pinger carries on numbering.
+    """
+
+    def __init__(self, pinger: bool = False, interval: float = 0.5):
+        self.pinger = pinger
+        self.interval = interval
+
+    def on_start(self) -> None:
+        if self.pinger:
+            self.storage.setdefault("seq", 0)
+            self.storage.setdefault("pongs", [])
+            self.set_timer("ping", 0.0)
+
+    def on_timer(self, name: str) -> None:
+        self.storage["seq"] += 1
+        self.broadcast(Ping(self.storage["seq"]))
+        self.set_timer("ping", self.interval)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, Ping):
+            self.send(src, Pong(msg.seq))
+        elif isinstance(msg, Pong) and self.pinger:
+            self.storage["pongs"].append((src, msg.seq))
+
+
+def _pingpong_summary(world: World) -> str:
+    st = world.storage["n1"]
+    peers = len(world.nodes) - 1
+    sent = st.get("seq", 0) * peers
+    got = len(st.get("pongs", []))
+    return (f"pingpong seed {world.seed}: n1 sent {sent} pings to {peers} peer{'s' * (peers != 1)}, "
+            f"got {got} pongs back ({sent - got} missing) by t={world.now:g}")
+
+
+@register("pingpong", "n1 pings every other node every 0.5 time units; each answers pong",
+          PARAMS, lambda n: _names(2 if n is None else n))
+def pingpong(seed: int = 0, nodes: int = 2, loss: float = 0.0, latency: Any = (0.01, 0.03),
+             faults: FaultSchedule | None = None, until: float = 5.0) -> SimRun:
+    names = _names(_check_nodes(nodes, 2, 26))
+    world = _world(seed, names, PingPong, loss, latency, _check_faults(faults), until,
+                   {"n1": {"pinger": True}})
+    return SimRun(world, _pingpong_summary)
+
+
+# ---- gossip: push epidemic -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rumour:
+    text: str
+
+
+class Gossiper(Node):
+    """Push gossip: every ``period`` a node that knows the rumour tells one random peer.
+
+    When a node learned the rumour is kept in storage, so a restarted node still knows it.
+    """
+
+    def __init__(self, origin: bool = False, period: float = 0.2):
+        self.origin = origin
+        self.period = period
+
+    def on_start(self) -> None:
+        if self.origin and "knows" not in self.storage:
+            self.storage["knows"] = self.now
+        self.set_timer("gossip", self.rng.uniform(0.0, self.period))   # desynchronise the rounds
+
+    def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, Rumour) and "knows" not in self.storage:
+            self.storage["knows"] = self.now
+            self.annotate(f"learned the rumour from {src}")
+
+    def on_timer(self, name: str) -> None:
+        if "knows" in self.storage:
+            peers = sorted(self.peers)
+            self.send(peers[self.rng.randrange(len(peers))], Rumour("hello from n1"))
+        self.set_timer("gossip", self.period)
+
+
+def _gossip_summary(world: World) -> str:
+    learned = {n: world.storage[n].get("knows") for n in world.nodes}
+    knowing = [t for t in learned.values() if t is not None]
+    sent = sum(1 for r in world.trace.records if r.kind == "send")
+    when = (f"everyone knew by t={max(knowing):.3f}" if len(knowing) == len(learned)
+            else "not everyone knows it yet")
+    return (f"gossip seed {world.seed}: {len(knowing)}/{len(learned)} nodes know the rumour; {when} | "
+            f"{sent} messages by t={world.now:g}")
+
+
+@register("gossip", "push gossip: n1 starts a rumour, every node that knows it tells a random peer",
+          PARAMS, lambda n: _names(5 if n is None else n))
+def gossip(seed: int = 0, nodes: int = 5, loss: float = 0.0, latency: Any = (0.01, 0.03),
+           faults: FaultSchedule | None = None, until: float = 3.0) -> SimRun:
+    names = _names(_check_nodes(nodes, 2, 50))
+    world = _world(seed, names, Gossiper, loss, latency, _check_faults(faults), until,
+                   {"n1": {"origin": True}})
+    return SimRun(world, _gossip_summary)
+
+
+# ---- two-phase commit (distlib.transactions, imported lazily) -------------------------------------------
+def _twopc_names(n: int | None) -> list[str]:
+    return ["coord"] + [f"p{i}" for i in range(1, (3 if n is None else n) + 1)]
+
+
+@register("2pc", "two-phase commit of one transaction: coordinator 'coord', participants p1..pN "
+          "(--nodes = number of participants)", PARAMS, _twopc_names)
+def twopc(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
+          faults: FaultSchedule | None = None, until: float = 3.0) -> Any:
+    from distlib.transactions.twopc import run_2pc
+    return run_2pc(seed=seed, participants=nodes, loss=loss, latency=latency, faults=faults, until=until)
+
+
+@register("2pc-blocking", "2PC's blocking case: the coordinator crashes once all votes are in and "
+          "restarts at t=2; prepared participants wait", ("seed", "nodes", "until"), _twopc_names)
+def twopc_blocking(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
+    from distlib.transactions.twopc import blocking_scenario
+    return blocking_scenario(seed=seed, until=until, participants=nodes)
