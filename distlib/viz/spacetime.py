@@ -349,9 +349,11 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
             labels.append(html.escape(t) if free else "")
             if free:
                 last[y] = x  # type: ignore[assignment]
+        # Labels run rightwards from their note, except near the right edge where they would be cut.
+        sides = ["top left" if x > hi - 1.5 * gap else "top right" for x in note_pts.x]  # type: ignore[operator]
         data.append(_scatter(
             x=note_pts.x, y=note_pts.y, hovertext=note_pts.text, hoverinfo="text", text=labels,
-            mode="markers+text", textposition="top right",
+            mode="markers+text", textposition=sides,
             textfont=dict(size=10, color=theme.TEXT), name="note", legendrank=350,
             marker=dict(symbol="diamond", size=7, color=theme.TEXT)))
 
