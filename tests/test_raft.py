@@ -472,3 +472,26 @@ def test_snapshots_keep_the_log_bounded_and_bring_a_lagging_node_back():
     n3, n1 = nodes["n3"].sm.commands, nodes["n1"].sm.commands
     assert len(n3) > 800 and n3 == n1[:len(n3)]      # caught up through the snapshot, same order
     assert isinstance(nodes["n1"].sm, ListMachine) and nodes["n1"].snap_index > 0
+
+
+def test_kv_followers_redirect_and_a_one_server_cluster_answers():
+    from distlib.consensus.raft_kv import ClientReply, ClientRequest, kv_client
+    world = make_cluster(3, seed=4, cls=KVNode)
+    world.process(kv_client(world, "c1", ["n1", "n2", "n3"], ops=10))
+    world.run(until=1.0)
+    leader = next(n for n, node in world.nodes.items() if node.role == LEADER)
+    follower = next(n for n in world.nodes if n != leader)
+    answers = []
+
+    def ask():
+        reply = yield from world.client("t").call(
+            follower, ClientRequest("t:1", KVCommand("t", 1, "get", "x")), timeout=0.5)
+        answers.append(reply)
+    world.process(ask())
+    world.run(until=3.0)
+    assert answers == [ClientReply("t:1", False, leader_hint=leader, error="not leader")]
+    assert sum(1 for op in world.history if op.type == "ok") == 10
+    solo = make_cluster(1, seed=4, cls=KVNode)
+    solo.process(kv_client(solo, "c1", ["n1"], ops=5))
+    solo.run(until=3.0)
+    assert sum(1 for op in solo.history if op.type == "ok") == 5

@@ -145,10 +145,9 @@ class KVNode(RaftNode):
             # §8: a follower rejects the request and supplies the most recent leader it has heard from.
             self.send(src, ClientReply(msg.req_id, False, leader_hint=self.leader_hint, error="not leader"))
             return
-        cmd = msg.command
-        index = self.propose(cmd)
-        if index is not None and index > self.last_applied:
-            self.pending[index] = (src, msg.req_id, cmd)
+        # Register before proposing: a one-server cluster commits and applies inside propose().
+        self.pending[self.last_index + 1] = (src, msg.req_id, msg.command)
+        self.propose(msg.command)
 
     def on_apply(self, index: int, entry: Entry, result: Any) -> None:
         waiting = self.pending.pop(index, None)
