@@ -1,6 +1,6 @@
 """Kernel throughput: message deliveries per second through ``World`` vs a bare SimPy loop.
 
-Run:  .venv/bin/python benchmarks/bench_kernel.py [--n 200000] [--repeat 3] [--profile]
+Run:  .venv/bin/python benchmarks/bench_kernel.py [--n 200000] [--repeat 5] [--profile]
 
 Two nodes ping-pong ``n`` messages through a :class:`distlib.sim.World` (constant
 latency, no faults). The baseline is a bare SimPy environment scheduling the same

@@ -581,3 +581,30 @@ def test_every_delivery_or_drop_matches_exactly_one_send_or_duplicate(seed, loss
         ended.add(r.msg_id)
         assert (r.src, r.dst, r.msg, r.sent_at) == (send.src, send.dst, send.msg, send.time)
         assert r.time >= r.sent_at
+
+
+# ---- the kernel's fast paths keep their promises ------------------------------------------------------
+def test_records_built_by_the_kernel_equal_hand_built_frozen_records():
+    world = two_nodes(latency=0.5)
+    world.partition(["a"], ["b"])
+    blast(world, "a", "b", 1)
+    world.at(1.0, world.heal)
+    blast(world, "a", "b", 1, at=1.0)
+    world.run()
+    assert world.trace.records == [
+        Partition(0.0, (("a",), ("b",))), Send(0.0, 1, "a", "b", 0),
+        Drop(0.0, 1, "a", "b", 0, 0.0, "partition"), Heal(1.0), Send(1.0, 2, "a", "b", 0),
+        Deliver(1.5, 2, "a", "b", 0, 1.0)]
+    rec = world.trace.records[-1]
+    assert hash(rec) == hash(Deliver(1.5, 2, "a", "b", 0, 1.0))
+    with pytest.raises(AttributeError):
+        rec.time = 0.0                                   # still frozen
+
+
+def test_run_restores_the_garbage_collector_thresholds():
+    import gc
+    before = gc.get_threshold()
+    world = two_nodes(latency=0.01)
+    blast(world, "a", "b", 10)
+    world.run()
+    assert gc.get_threshold() == before
