@@ -1,0 +1,426 @@
+"""A linearizability checker: Wing & Gong's search with Lowe's memoization.
+
+A history is *linearizable* (Herlihy & Wing, "Linearizability: A Correctness
+Condition for Concurrent Objects", TOPLAS 1990) when every completed operation
+can be given a single instant between its invocation and its completion such
+that, in the order of those instants, the operations form a legal run of the
+object's sequential specification (a :mod:`~distlib.check.models` model).
+
+How the search works (Wing & Gong 1993; Lowe, "Testing for Linearizability",
+2017; the same algorithm as the Go checker *porcupine*):
+
+* Every operation becomes a *call* entry at its invocation time and a *return*
+  entry at its completion time; the entries sit in one doubly linked list sorted
+  by time (calls before returns at equal times, so touching operations count as
+  concurrent).
+* Walk the list from the front. At a call entry, try to linearize that operation
+  next: if the model accepts it, *lift* the call and its return out of the list,
+  push it on a stack and restart from the front. At a return entry, the operation
+  that returns there had to be linearized before anything later: this branch is
+  dead, so pop the last choice, *unlift* it and try the next candidate.
+* Lowe's memoization: a configuration is (set of linearized operations, model
+  state). Reaching one twice explores the same future, so each is cached (the set
+  is a bitmask in a Python int) and never explored again.
+* P-compositionality (Herlihy & Wing §3.3, locality): for a model with
+  ``partition_by_key`` the history is checked key by key.
+
+History conventions (Jepsen's): ``fail`` operations certainly did not happen and
+are dropped; ``info`` operations (and invocations never completed) may or may
+not have happened, so they are concurrent with everything after their
+invocation: they may be linearized anywhere after it, or omitted. The search
+succeeds as soon as every ``ok`` operation is linearized (the rest are omitted).
+
+The verdict is ``"Ok"``, ``"Illegal"`` or ``"Unknown"`` (budget exhausted);
+:attr:`LinResult.ok` is True only for ``"Ok"`` — Unknown never counts as a pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Iterable, Sequence
+
+from distlib.check.models import UNKNOWN, Model, ModelOp, Register
+from distlib.sim.history import History, Op
+
+VERDICTS = ("Ok", "Illegal", "Unknown")
+DEFAULT_MAX_STEPS = 5_000_000
+
+
+@dataclass(frozen=True)
+class LinOp:
+    """One operation of a history, invocation and completion paired."""
+
+    index: int          # position in invocation order
+    process: str
+    f: str
+    key: Hashable | None
+    input: Any          # value given at invocation
+    output: Any         # value observed at completion (UNKNOWN for info/open operations)
+    call: float
+    ret: float          # completion time; math.inf for info/open operations
+    status: str         # "ok", "fail" or "info"
+    end: float = math.nan  # time the completion was recorded (info: its timeout; open: nan)
+
+    @property
+    def model_op(self) -> ModelOp:
+        return ModelOp(self.f, self.input, self.output, self.key)
+
+    def interval(self) -> str:
+        ret = "∞" if self.ret == math.inf else f"{self.ret:.3f}"
+        return f"[{self.call:.3f}, {ret}]"
+
+
+def operations_from_history(history: Iterable[Op]) -> list[LinOp]:
+    """Pair invocations with completions (``History.pairs``) into :class:`LinOp` records."""
+    if not isinstance(history, History):
+        history = History(history)
+    ops: list[LinOp] = []
+    for i, (inv, done) in enumerate(history.pairs()):
+        if done is None:
+            ops.append(LinOp(i, inv.process, inv.f, inv.key, inv.value, UNKNOWN, inv.time, math.inf,
+                             "info"))
+        elif done.type == "info":
+            ops.append(LinOp(i, inv.process, inv.f, inv.key, inv.value, UNKNOWN, inv.time, math.inf,
+                             "info", done.time))
+        else:
+            if done.time < inv.time:
+                raise ValueError(f"history: completion of {inv!r} at {done.time} precedes its invocation")
+            ops.append(LinOp(i, inv.process, inv.f, inv.key, inv.value, done.value, inv.time, done.time,
+                             done.type, done.time))
+    return ops
+
+
+def describe(model: Model, op: LinOp) -> str:
+    """``read x -> 1 by c2 at [0.310, 0.400]``: an operation in explanation text."""
+    k = "" if op.key is None else f"{op.key} "
+    if op.f == "read":
+        what = f"read {k}-> {op.output!r}"
+    elif op.f == "write":
+        what = f"write {k}={op.input!r}" if not k else f"write {op.key}={op.input!r}"
+    else:
+        what = model.describe_op(op.model_op)
+    tag = {"info": " (outcome unknown)", "fail": " (failed)"}.get(op.status, "")
+    return f"{what} by {op.process} at {op.interval()}{tag}"
+
+
+@dataclass
+class LinResult:
+    """The checker's answer. ``ok`` is True only when ``verdict == "Ok"``."""
+
+    verdict: str
+    model: Model
+    operations: list[LinOp]
+    order: list[int] = field(default_factory=list)      # Ok: witness; Illegal: longest prefix found
+    points: dict[int, float] = field(default_factory=dict)  # a linearization instant per op in order
+    culprit: int | None = None                           # Illegal: the op that cannot be placed next
+    key: Hashable | None = None                          # the partition that was Illegal/Unknown
+    state: str = ""                                      # model state after ``order`` (Illegal)
+    reason: str = ""
+    steps: int = 0                                       # model.step calls made
+    states: int = 0                                      # distinct configurations cached
+    keys: int = 1                                        # partitions checked
+    culprit_step_ok: bool | None = None                  # Illegal: would the model accept the culprit?
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "Ok"
+
+    def __repr__(self) -> str:
+        tail = f": {self.reason}" if self.reason else ""
+        return (f"LinResult({self.verdict}, ops={len(self.operations)}, steps={self.steps}, "
+                f"states={self.states}{tail})")
+
+    def explain(self, max_prefix: int = 8) -> str:
+        """A readable account of the verdict."""
+        ops, model = self.operations, self.model
+        n_ok = sum(1 for o in ops if o.status == "ok")
+        n_info = sum(1 for o in ops if o.status == "info")
+        n_fail = len(ops) - n_ok - n_info
+        head = (f"{len(ops)} operations ({n_ok} ok, {n_info} info, {n_fail} fail) "
+                f"checked against a {model.name}")
+        if self.keys > 1:
+            head += f", key by key ({self.keys} keys)"
+        lines = [head + f"; {self.states} configurations explored."]
+        if self.verdict == "Ok":
+            lines.append(f"Ok: linearizable. A witness order ({len(self.order)} operations; "
+                         "fail ops dropped, unused info ops omitted):")
+            lines += _listing(model, ops, self.order, max_prefix)
+        elif self.verdict == "Illegal":
+            where = "" if self.key is None else f" (key {self.key!r})"
+            lines.append(f"Illegal: not linearizable{where}.")
+            lines.append(f"The longest linearizable prefix found has {len(self.order)} operations:")
+            lines += _listing(model, ops, self.order, max_prefix)
+            lines.append(f"after which {self.state}.")
+            if self.culprit is not None:
+                c = ops[self.culprit]
+                placed = set(self.order)
+                pending = [o for o in ops if o.index not in placed and o.index != c.index
+                           and o.status != "fail" and o.call <= c.ret]
+                lines.append(f"Then {describe(model, c)} cannot be placed. It completed at {c.ret:.3f}, so "
+                             "it must be linearized before any operation invoked later.")
+                if self.culprit_step_ok is False:
+                    lines.append(f"  It is not legal in this state ({self.state}).")
+                if pending:
+                    lines.append("  No other pending operation can go first and make it legal:")
+                    lines += [f"    - {describe(model, o)}" for o in pending[:max_prefix]]
+                    if len(pending) > max_prefix:
+                        lines.append(f"    ... and {len(pending) - max_prefix} more")
+                lines.append("Every other order of the operations was tried (memoized) and gets no further.")
+        else:
+            lines.append(f"Unknown: {self.reason}. Unknown is not a pass: raise the budget or shorten "
+                         "the history.")
+        return "\n".join(lines)
+
+
+def _listing(model: Model, ops: list[LinOp], order: list[int], limit: int) -> list[str]:
+    shown = list(enumerate(order, 1))
+    out: list[str] = []
+    if len(shown) > limit:
+        out.append(f"  ... {len(shown) - limit} earlier operations ...")
+        shown = shown[-limit:]
+    out += [f"  {n:>3}. {describe(model, ops[i])}" for n, i in shown]
+    return out
+
+
+def _sorted_keys(keys: Iterable[Hashable]) -> list[Hashable]:
+    keys = list(keys)
+    try:
+        return sorted(keys)
+    except TypeError:  # mixed key types: still deterministic
+        return sorted(keys, key=lambda k: (type(k).__name__, repr(k)))
+
+
+@dataclass
+class _Outcome:
+    verdict: str
+    order: list[int]
+    culprit: int | None = None
+    state: Hashable = None
+    steps: int = 0
+    states: int = 0
+
+
+def _search(model: Model, ops: Sequence[LinOp], max_steps: int, max_states: int | None) -> _Outcome:
+    """Wing–Gong/Lowe search over one partition. Returns local indices into ``ops``."""
+    m = len(ops)
+    mops = [o.model_op for o in ops]
+    n_ok = sum(1 for o in ops if o.status == "ok")
+    init = model.init()
+    if n_ok == 0:
+        return _Outcome("Ok", [], state=init)
+
+    # Entries: call entry of op i = 2i, return entry = 2i + 1 (info ops: none).
+    # Sorted by time, calls before returns at equal times, then by op (determinism).
+    ev: list[tuple[float, int, int]] = []
+    for i, o in enumerate(ops):
+        ev.append((o.call, 0, i))
+        if o.status == "ok":
+            ev.append((o.ret, 1, i))
+    ev.sort()
+    n_e = len(ev)
+    head, tail = n_e, n_e + 1
+    # Node arrays (list positions 0..n_e-1 follow the sorted order).
+    eop = [i for _, _, i in ev]
+    is_call = [kind == 0 for _, kind, _ in ev]
+    ret_pos = [-1] * m
+    for pos, (_, kind, i) in enumerate(ev):
+        if kind == 1:
+            ret_pos[i] = pos
+    match = [ret_pos[eop[p]] if is_call[p] else -1 for p in range(n_e)]
+    nxt = list(range(1, n_e + 1)) + [0, -1]
+    prv = [-1] + list(range(0, n_e - 1)) + [-1, n_e - 1]
+    nxt[head] = 0
+    prv[0] = head
+    nxt[n_e - 1] = tail
+    prv[tail] = n_e - 1
+    # Precomputed bits avoid allocating 1 << i twice per step; for huge partitions compute lazily.
+    bits = [1 << i for i in range(m)] if m <= 20_000 else None
+
+    step = model.step
+    cache: set[tuple[int, Hashable]] = set()
+    cache_add = cache.add
+    stack: list[tuple[int, Hashable]] = []
+    push, pop = stack.append, stack.pop
+    state = init
+    lin = 0
+    done = 0
+    steps = 0
+    best: list[int] = []
+    best_len = -1
+    best_culprit: int | None = None
+    best_state: Hashable = init
+    state_limit = max_states if max_states is not None else -1
+
+    e = nxt[head]
+    while True:
+        if done == n_ok:
+            return _Outcome("Ok", [eop[p] for p, _ in stack], state=state, steps=steps, states=len(cache))
+        if e != tail and is_call[e]:
+            o = eop[e]
+            ok, new_state = step(state, mops[o])
+            steps += 1
+            if ok:
+                new_lin = lin | (bits[o] if bits is not None else 1 << o)
+                k = (new_lin, new_state)
+                if k not in cache:
+                    cache_add(k)
+                    push((e, state))
+                    state = new_state
+                    lin = new_lin
+                    # lift: unlink the call entry and its return entry (dancing links)
+                    p, n = prv[e], nxt[e]
+                    nxt[p] = n
+                    prv[n] = p
+                    r = match[e]
+                    if r >= 0:
+                        p, n = prv[r], nxt[r]
+                        nxt[p] = n
+                        prv[n] = p
+                        done += 1
+                    e = nxt[head]
+                    if steps >= max_steps or len(cache) == state_limit:
+                        return _Outcome("Unknown", [], steps=steps, states=len(cache))
+                    continue
+            if steps >= max_steps:
+                return _Outcome("Unknown", [], steps=steps, states=len(cache))
+            e = nxt[e]
+        else:
+            # A return entry (or the end): the current prefix cannot be extended here.
+            if len(stack) > best_len:  # a new longest prefix: remember it for the explanation
+                best_len = len(stack)
+                best = [eop[p] for p, _ in stack]
+                best_culprit = eop[e] if e != tail else None
+                best_state = state
+            if not stack:
+                return _Outcome("Illegal", best, culprit=best_culprit, state=best_state, steps=steps,
+                                states=len(cache))
+            e, state = pop()
+            o = eop[e]
+            lin ^= bits[o] if bits is not None else 1 << o
+            # unlift, in the reverse order of lift
+            r = match[e]
+            if r >= 0:
+                p, n = prv[r], nxt[r]
+                nxt[p] = r
+                prv[n] = r
+                done -= 1
+            p, n = prv[e], nxt[e]
+            nxt[p] = e
+            prv[n] = e
+            e = nxt[e]
+
+
+def _points(ops: Sequence[LinOp], order: Sequence[int]) -> list[float]:
+    """An instant inside each op's interval, nondecreasing along ``order`` (a valid order assumed).
+
+    Lower bound: the latest invocation so far; upper bound: the earliest completion from
+    here on. Both are nondecreasing and lower <= upper for a real-time-respecting order,
+    so the midpoint is a valid linearization point.
+    """
+    n = len(order)
+    lo: list[float] = []
+    cur = -math.inf
+    for i in order:
+        cur = max(cur, ops[i].call)
+        lo.append(cur)
+    hi = [math.inf] * n
+    cur = math.inf
+    for j in range(n - 1, -1, -1):
+        cur = min(cur, ops[order[j]].ret)
+        hi[j] = cur
+    return [a if b == math.inf else (a + b) / 2 for a, b in zip(lo, hi)]
+
+
+def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model | None = None, *,
+                          max_steps: int | None = DEFAULT_MAX_STEPS,
+                          max_states: int | None = None) -> LinResult:
+    """Check ``history`` against ``model`` (default :class:`~distlib.check.models.Register`).
+
+    ``max_steps`` bounds the number of model steps (over all keys) and ``max_states``
+    the configurations cached per key; exceeding either gives verdict ``"Unknown"``.
+    ``None`` means unbounded.
+    """
+    if model is None:
+        model = Register()
+    if not (hasattr(model, "init") and hasattr(model, "step")):
+        raise ValueError(f"model must have init() and step(state, op) (got {model!r})")
+    for name, val in (("max_steps", max_steps), ("max_states", max_states)):
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
+            raise ValueError(f"{name} must be a positive integer or None (got {val!r})")
+    hist = list(history)
+    if hist and all(isinstance(o, LinOp) for o in hist):
+        ops = hist
+    else:
+        ops = operations_from_history(hist)
+
+    ignorable = getattr(model, "ignorable", None)
+    live = [o for o in ops if o.status != "fail" and not (o.status == "info" and ignorable and
+                                                          ignorable(o.model_op))]
+    if getattr(model, "partition_by_key", False):
+        groups: dict[Hashable, list[LinOp]] = {}
+        for o in live:
+            groups.setdefault(o.key, []).append(o)
+        keys = _sorted_keys(groups)
+        parts = [(k, groups[k]) for k in keys]
+    else:
+        distinct = _sorted_keys({o.key for o in ops})
+        if len(distinct) > 1:
+            raise ValueError(f"history has operations on {len(distinct)} keys {distinct[:5]!r}: use "
+                             "model=KVStore() to check each key as its own register")
+        parts = [(distinct[0] if distinct else None, live)]
+
+    budget = max_steps if max_steps is not None else math.inf
+    steps = states = 0
+    orders: list[tuple[Hashable, list[int], list[float]]] = []
+    unknown: tuple[Hashable, str] | None = None
+    for rank, (key, part) in enumerate(parts):
+        if budget - steps <= 0:
+            unknown = unknown or (key, f"step budget max_steps={max_steps} exhausted before key {key!r}")
+            break
+        out = _search(model, part, budget - steps, max_states)
+        steps += out.steps
+        states += out.states
+        if out.verdict == "Illegal":
+            order = [part[i].index for i in out.order]
+            return LinResult("Illegal", model, ops, order=order,
+                             points=dict(zip(order, _points(ops, order))),
+                             culprit=None if out.culprit is None else part[out.culprit].index, key=key,
+                             state=model.describe_state(out.state, key),
+                             reason=_illegal_reason(model, ops, order, out, part, key), steps=steps,
+                             states=states, keys=len(parts),
+                             culprit_step_ok=None if out.culprit is None else
+                             bool(model.step(out.state, part[out.culprit].model_op)[0]))
+        if out.verdict == "Unknown":
+            if unknown is None:
+                limit = (f"max_states={max_states}" if max_states is not None and out.states >= max_states
+                         else f"max_steps={max_steps}")
+                where = "" if key is None else f" on key {key!r}"
+                unknown = (key, f"search budget {limit} exhausted{where} after {out.steps} steps and "
+                                f"{out.states} configurations")
+            continue
+        order = [part[i].index for i in out.order]
+        orders.append((rank, order, _points(ops, order)))
+    if unknown is not None:
+        return LinResult("Unknown", model, ops, key=unknown[0], reason=unknown[1], steps=steps,
+                         states=states, keys=len(parts))
+    # Merge per-key witnesses into one global order: sort by linearization instant (real-time
+    # order is respected because every instant lies inside its operation's interval).
+    merged = sorted((t, rank, pos, i) for rank, order, pts in orders
+                    for pos, (i, t) in enumerate(zip(order, pts)))
+    order = [i for _, _, _, i in merged]
+    return LinResult("Ok", model, ops, order=order, points={i: t for t, _, _, i in merged},
+                     steps=steps, states=states, keys=len(parts))
+
+
+def _illegal_reason(model: Model, ops: list[LinOp], order: list[int], out: _Outcome,
+                    part: Sequence[LinOp], key: Hashable) -> str:
+    if out.culprit is None:
+        return "no operation can be linearized"
+    culprit = describe(model, part[out.culprit])
+    after = f"after {describe(model, ops[order[-1]])}" if order else "first"
+    return f"{culprit} cannot be placed: {after}, {model.describe_state(out.state, key)}"
+
+
+__all__ = ["DEFAULT_MAX_STEPS", "LinOp", "LinResult", "VERDICTS", "check_linearizability",
+           "describe", "operations_from_history"]

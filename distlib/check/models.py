@@ -1,0 +1,267 @@
+"""Sequential specifications ("models") for the linearizability checker.
+
+A history is linearizable when its operations can be put in one order that
+(1) respects real time — if ``a`` returned before ``b`` was invoked, ``a`` comes
+first — and (2) is a legal run of a *sequential specification* (Herlihy & Wing,
+"Linearizability", 1990, §2). A model is that sequential specification.
+
+Writing a model
+---------------
+A model is an object with two methods::
+
+    init() -> state                       # the state before any operation
+    step(state, op) -> (ok, new_state)    # may ``op`` happen in ``state``? and then what?
+
+* ``state`` must be hashable (a number, string, tuple, frozenset, ...): the
+  checker memoizes ``(set of linearized operations, state)`` pairs (Lowe 2017),
+  so two equal states must compare and hash equal. Never mutate a state; return
+  a new one.
+* ``op`` is a :class:`ModelOp` with ``op.f`` (operation name, e.g. ``"read"``),
+  ``op.input`` (the value given at invocation, e.g. the value to write),
+  ``op.output`` (the value observed at completion, e.g. what a read returned)
+  and ``op.key``. For an ``info`` operation (timed out: it may or may not have
+  happened) the output was never observed and is the :data:`UNKNOWN` sentinel:
+  accept any output then.
+* Return ``(False, state)`` when the operation could not have produced
+  ``op.output`` in ``state``; the checker then tries another order.
+
+For example, a counter with ``add`` and ``read``::
+
+    class Counter(Model):
+        def init(self):
+            return 0
+        def step(self, state, op):
+            if op.f == "add":
+                return True, state + op.input
+            if op.f == "read":
+                return (op.output is UNKNOWN or op.output == state), state
+            raise ValueError(f"op.f must be 'add' or 'read' (got {op.f!r})")
+
+Set ``partition_by_key = True`` when operations on different keys are
+independent (a key-value store is a register per key): the checker then checks
+each key's sub-history on its own, which is equivalent by the locality theorem
+of Herlihy & Wing (§3.3, "P-compositionality") and exponentially cheaper.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, NamedTuple
+
+
+class _Unknown:
+    """The output of an operation whose completion was never observed."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "?"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class ModelOp(NamedTuple):
+    """What a model sees of one operation."""
+
+    f: str
+    input: Any
+    output: Any
+    key: Hashable | None = None
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable copy of ``value`` (lists -> tuples, sets -> frozensets, dicts -> sorted tuples)."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((repr(k), freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _fmt_key(key: Hashable | None) -> str:
+    return "" if key is None else f"{key} "
+
+
+class Model:
+    """Base class: override :meth:`init` and :meth:`step` (and optionally the describers)."""
+
+    name = "model"
+    partition_by_key = False
+
+    def init(self) -> Hashable:
+        raise NotImplementedError
+
+    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
+        raise NotImplementedError
+
+    def ignorable(self, op: ModelOp) -> bool:
+        """True if ``op`` with an unknown outcome can never change the state (e.g. a timed-out read).
+
+        The checker drops such ``info`` operations: linearizing or omitting them is the same.
+        """
+        return False
+
+    def describe_op(self, op: ModelOp) -> str:
+        """A short label such as ``w x=1`` or ``r x→1`` (used on diagram bars)."""
+        out = "" if op.output is None else f"→{op.output!r}"
+        inp = "" if op.input is None else f" {op.input!r}"
+        return f"{op.f} {_fmt_key(op.key)}{inp}{out}".replace("  ", " ").strip()
+
+    def describe_state(self, state: Hashable, key: Hashable | None = None) -> str:
+        return repr(state)
+
+
+class Register(Model):
+    """A single read/write register, optionally with compare-and-set.
+
+    Operations (Jepsen conventions): ``read`` (output = value read), ``write``
+    (input = value written) and ``cas`` (input = ``(expected, new)``; an ``ok``
+    cas swapped, unless its output is exactly ``False``, which records a cas
+    that returned "no swap"). ``initial`` is the value before any write.
+    """
+
+    name = "register"
+
+    def __init__(self, initial: Any = None, *, allow_cas: bool = True):
+        self.initial = freeze(initial)
+        self.allow_cas = allow_cas
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
+        f = op.f
+        if f == "read":
+            out = op.output
+            return (out is UNKNOWN or out == state), state
+        if f == "write":
+            return True, freeze(op.input)
+        if f == "cas" and self.allow_cas:
+            expected, new = _cas_args(op.input)
+            if op.output is False:
+                return state != expected, state
+            if state == expected:
+                return True, freeze(new)
+            return False, state
+        allowed = "'read', 'write' or 'cas'" if self.allow_cas else "'read' or 'write'"
+        raise ValueError(f"op.f must be {allowed} for a {self.name} (got {f!r})")
+
+    def ignorable(self, op: ModelOp) -> bool:
+        return op.f == "read" and op.output is UNKNOWN
+
+    def describe_op(self, op: ModelOp) -> str:
+        k = "" if op.key is None else f"{op.key}"
+        if op.f == "read":
+            return f"r {k}→{op.output!r}" if k else f"r →{op.output!r}"
+        if op.f == "write":
+            return f"w {k}={op.input!r}" if k else f"w {op.input!r}"
+        if op.f == "cas":
+            try:
+                expected, new = _cas_args(op.input)
+            except ValueError:
+                return f"cas {k} {op.input!r}".strip()
+            res = " ✗" if op.output is False else ""
+            return f"cas {k}{' ' if k else ''}{expected!r}→{new!r}{res}"
+        return super().describe_op(op)
+
+    def describe_state(self, state: Hashable, key: Hashable | None = None) -> str:
+        return f"{key if key is not None else 'the register'} = {state!r}"
+
+
+def _cas_args(value: Any) -> tuple[Any, Any]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"cas input must be a pair (expected, new) (got {value!r})")
+    return freeze(value[0]), value[1]
+
+
+class CASRegister(Register):
+    """A register with read, write and compare-and-set (same as ``Register(allow_cas=True)``)."""
+
+    name = "cas-register"
+
+    def __init__(self, initial: Any = None):
+        super().__init__(initial, allow_cas=True)
+
+
+class KVStore(Register):
+    """A key-value store: an independent register (read/write/cas) per key.
+
+    The checker partitions the history by ``Op.key`` and checks each key alone
+    (Herlihy & Wing's locality), so the per-key state is just the key's value.
+    """
+
+    name = "kv-store"
+    partition_by_key = True
+
+    def describe_state(self, state: Hashable, key: Hashable | None = None) -> str:
+        return f"{key} = {state!r}"
+
+
+class Counter(Model):
+    """A counter: ``add`` (input = amount, default 1), ``read`` (output = value)."""
+
+    name = "counter"
+
+    def __init__(self, initial: int = 0):
+        self.initial = initial
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
+        if op.f in ("add", "incr"):
+            return True, state + (1 if op.input is None else op.input)
+        if op.f == "read":
+            return (op.output is UNKNOWN or op.output == state), state
+        raise ValueError(f"op.f must be 'add', 'incr' or 'read' for a counter (got {op.f!r})")
+
+    def ignorable(self, op: ModelOp) -> bool:
+        return op.f == "read" and op.output is UNKNOWN
+
+    def describe_op(self, op: ModelOp) -> str:
+        if op.f == "read":
+            return f"r →{op.output!r}"
+        return f"+{1 if op.input is None else op.input!r}"
+
+
+class SetModel(Model):
+    """A grow-only set: ``add`` (input = element), ``read`` (output = all elements, any order)."""
+
+    name = "set"
+
+    def init(self) -> Hashable:
+        return frozenset()
+
+    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
+        if op.f == "add":
+            return True, state | {freeze(op.input)}
+        if op.f == "read":
+            out = op.output
+            return (out is UNKNOWN or frozenset(freeze(v) for v in out) == state), state
+        raise ValueError(f"op.f must be 'add' or 'read' for a set (got {op.f!r})")
+
+    def ignorable(self, op: ModelOp) -> bool:
+        return op.f == "read" and op.output is UNKNOWN
+
+    def describe_op(self, op: ModelOp) -> str:
+        if op.f == "read":
+            out = op.output if op.output is UNKNOWN else sorted(op.output, key=repr)
+            return f"r →{out!r}"
+        return f"add {op.input!r}"
+
+    def describe_state(self, state: Hashable, key: Hashable | None = None) -> str:
+        return "{" + ", ".join(sorted(repr(v) for v in state)) + "}"
+
+
+__all__ = ["UNKNOWN", "CASRegister", "Counter", "KVStore", "Model", "ModelOp", "Register", "SetModel",
+           "freeze"]
