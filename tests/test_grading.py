@@ -193,6 +193,7 @@ STUDENTS = {
     "erin": _submission({"majority": MAJ_OK}, drop_check="add"),
     "frank": _submission({"majority": "def is_majority(votes, n):\n    return True"},
                          tamper={"add": "print('right: trust me')", "majority": "pass"}),
+    "ivan": _submission({"add": "import os\nos._exit(3)", "majority": MAJ_OK}),
     "gina": '{"cells": [ {"cell_type": "code", ',
     "blank": _submission(),
 }
@@ -250,6 +251,14 @@ def test_grader_times_out_infinite_loop_and_continues(graded):
     assert _statuses(subs["dave"]) == {"add": (0, "timeout"), "majority": (2, "pass")}
 
 
+def test_grader_survives_a_killed_kernel_and_replays(graded):
+    _, _, subs, _ = graded
+    assert _statuses(subs["ivan"]) == {"add": (0, "fail: kernel died while running this exercise"),
+                                       "majority": (2, "pass")}  # the setup cell was replayed
+    assert subs["ivan"]["notes"] == ["cell 3 killed the kernel; restarted the kernel and replayed the "
+                                     "cells before it"]
+
+
 def test_grader_deleted_check_is_missing(graded):
     _, _, subs, _ = graded
     assert _statuses(subs["erin"]) == {"add": (0, "missing"), "majority": (2, "pass")}
@@ -271,17 +280,17 @@ def test_grader_survives_corrupt_json_and_unknown_notebooks(graded):
     assert _statuses(subs["blank"]) == {
         "add": (0, "fail: NotImplementedError: Exercise add: write your solution here"),
         "majority": (0, "fail: NameError: name 'is_majority' is not defined")}  # the stub cell raised
-    assert report["points"] == 3 + 2 + 2 and report["possible"] == 3 * 8
+    assert report["points"] == 3 + 2 + 2 + 2 and report["possible"] == 3 * 9
 
 
 def test_grader_table_and_csv(graded):
     stdout, _, _, out = graded
     assert f"dave/{NAME}" in stdout and "timeout" in stdout and "missing" in stdout
-    assert "9 submissions, 7/24 points in total" in stdout
+    assert "10 submissions, 9/27 points in total" in stdout
     rows = list(csv.DictReader((out / "g.csv").open()))
     assert {"student": "erin", "submission": f"erin/{NAME}", "exercise": "add", "points": "0",
             "possible": "1", "status": "missing"} in rows
-    assert len(rows) == 8 * 2 + 1
+    assert len(rows) == 9 * 2 + 1
 
 
 def test_grader_single_file(tmp_path, capsys):

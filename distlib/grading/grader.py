@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .kernel import KernelSession
+from .kernel import CellRun, KernelSession
 from .notebooks import ROLE_CHECK, exercise_meta, find_exercises, read_notebook, repo_root
 
 PASS, TIMEOUT, MISSING = "pass", "timeout", "missing"
@@ -91,24 +91,17 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
             cell.source = checks[meta["id"]]
             check_cells.setdefault(meta["id"], []).append(index)
 
-    runs = {}
-    timed_out: set[str] = set()
+    runs: dict[int, CellRun] = {}
+    broke: dict[str, str] = {}  # exercise id -> "timeout" / "dead" from one of its own cells
     last = max((i for ids in check_cells.values() for i in ids), default=-1)
     if last >= 0:
         try:
-            with KernelSession(path.parent, timeout) as kernel:
-                for index, cell in enumerate(nb.cells[: last + 1]):  # later cells cannot change a grade
-                    if cell.get("cell_type") != "code":
-                        continue
-                    run = kernel.run(cell.source)
-                    runs[index] = run
-                    if run.status == "timeout" and index in owner:
-                        timed_out.add(owner[index])
-                if kernel.restarts:
-                    result.notes.append(f"the kernel was restarted {kernel.restarts} time(s) after it died "
-                                        "or ignored an interrupt; later cells ran in a fresh kernel")
+            _execute(nb, last, path.parent, timeout, runs, result.notes)
         except Exception as exc:  # the kernel could not even start: grade what ran, fail the rest
             result.notes.append(f"execution stopped: {type(exc).__name__}: {_first_line(str(exc))}")
+    for index, run in runs.items():
+        if run.status in ("timeout", "dead") and index in owner:
+            broke.setdefault(owner[index], run.status)
 
     for ex in exercises:
         indices = check_cells.get(ex.id, [])
@@ -118,8 +111,11 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
             results = [runs.get(i) for i in indices]
             if all(r is not None and r.status == "ok" for r in results):
                 status = PASS
-            elif ex.id in timed_out or any(r is not None and r.status == "timeout" for r in results):
+            elif broke.get(ex.id) == "timeout" or any(r is not None and r.status == "timeout"
+                                                      for r in results):
                 status = TIMEOUT
+            elif broke.get(ex.id) == "dead":
+                status = "fail: kernel died while running this exercise"
             else:
                 bad = next((r for r in results if r is not None and r.status != "ok"), None)
                 status = "fail: " + (bad.error_line if bad is not None else "the check cell did not run")
@@ -127,6 +123,29 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
         result.exercises.append(ExerciseGrade(ex.id, earned, possible[ex.id], status))
     result.points = sum(e.points for e in result.exercises)
     return result
+
+
+def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], notes: list[str]) -> None:
+    """Run code cells 0..last (later cells cannot change a grade), recording each outcome.
+
+    If a cell kills the kernel or ignores the interrupt, the session restarts it; we then replay
+    the cells that had run fine so later exercises are not failed for an earlier one's crash.
+    """
+    with KernelSession(cwd, timeout) as kernel:
+        for index, cell in enumerate(nb.cells[: last + 1]):
+            if cell.get("cell_type") != "code":
+                continue
+            restarts = kernel.restarts
+            runs[index] = kernel.run(cell.source)
+            if kernel.restarts == restarts:
+                continue
+            what = "killed the kernel" if runs[index].status == "dead" else "ignored the interrupt"
+            notes.append(f"cell {index} {what}; restarted the kernel and replayed the cells before it")
+            for earlier in sorted(runs):
+                if earlier < index and runs[earlier].status == "ok":
+                    if kernel.run(nb.cells[earlier].source).status == "dead":
+                        notes.append("the replay killed the kernel too; later cells ran in a fresh kernel")
+                        break
 
 
 def collect(path: Path) -> list[tuple[Path, str, str]]:
