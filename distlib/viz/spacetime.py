@@ -358,10 +358,13 @@ def spacetime(trace: Trace | World, *, nodes: Sequence[str] | None = None, title
             marker=dict(symbol="diamond", size=7, color=theme.TEXT)))
 
     pad = (hi - lo) * 0.02
+    legend_rows = max(1, -(-sum(1 for d in data if d.get("showlegend", True) and d.get("name")) // 6))
     layout = dict(
-        title=dict(text=html.escape(title) if title is not None else "Space-time diagram"),
-        height=height if height is not None else 300 + 70 * max(n, 2),
-        margin=dict(l=70, r=20, t=110, b=40),
+        # Title pinned to the top of the figure; the legend grows upwards from the plot below it.
+        title=dict(text=html.escape(title) if title is not None else "Space-time diagram",
+                   y=0.99, yref="container", yanchor="top"),
+        height=height if height is not None else 240 + 26 * legend_rows + 70 * max(n, 2),
+        margin=dict(l=70, r=20, t=50 + 26 * legend_rows, b=40),
         hovermode="closest",
         legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom",
                     itemsizing="constant"),
