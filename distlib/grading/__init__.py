@@ -68,7 +68,8 @@ check function from their own cell. The grader defends against mistakes, loops a
 cells, not against deliberate cheating.
 '''
 
-from .generate import make_exercise_notebook
+from typing import Any
+
 from .grader import ExerciseGrade, SubmissionGrade, grade, grade_notebook
 from .notebooks import Exercise, find_exercises, read_notebook, replace_block, stub_source, write_notebook
 from .strength import StrengthReport, strength_test
@@ -78,3 +79,11 @@ __all__ = [
     "grade_notebook", "make_exercise_notebook", "read_notebook", "replace_block", "strength_test",
     "stub_source", "write_notebook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing .generate here would make `python -m distlib.grading.generate` warn (runpy).
+    if name == "make_exercise_notebook":
+        from .generate import make_exercise_notebook
+        return make_exercise_notebook
+    raise AttributeError(f"module 'distlib.grading' has no attribute {name!r}")
