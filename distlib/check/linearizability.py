@@ -37,8 +37,9 @@ The verdict is ``"Ok"``, ``"Illegal"`` or ``"Unknown"`` (budget exhausted);
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
 
 from distlib.check.models import UNKNOWN, Model, ModelOp, Register
 from distlib.sim.history import History, Op
@@ -201,8 +202,16 @@ class _Outcome:
     states: int = 0
 
 
-def _search(model: Model, ops: Sequence[LinOp], max_steps: int, max_states: int | None) -> _Outcome:
-    """Wing–Gong/Lowe search over one partition. Returns local indices into ``ops``."""
+def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: int | None) -> _Outcome:
+    """Wing–Gong/Lowe search over one partition. Returns local indices into ``ops``.
+
+    Each search node (a prefix) is expanded once: its *candidates* are the call
+    entries before the first return entry in the list (Wing & Gong's "minimal"
+    operations); the children are those the model accepts. Partial-order
+    reduction: a candidate the model accepts without changing the state (a read of
+    the current value) can be moved to the front of any linearization of the rest,
+    so it becomes the node's only child — no branching on it.
+    """
     m = len(ops)
     mops = [o.model_op for o in ops]
     n_ok = sum(1 for o in ops if o.status == "ok")
@@ -210,8 +219,8 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: int, max_states: int 
     if n_ok == 0:
         return _Outcome("Ok", [], state=init)
 
-    # Entries: call entry of op i = 2i, return entry = 2i + 1 (info ops: none).
-    # Sorted by time, calls before returns at equal times, then by op (determinism).
+    # Entries sorted by time, calls before returns at equal times (touching ops are
+    # concurrent), then by op for determinism. Info ops have no return entry.
     ev: list[tuple[float, int, int]] = []
     for i, o in enumerate(ops):
         ev.append((o.call, 0, i))
@@ -220,7 +229,6 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: int, max_states: int 
     ev.sort()
     n_e = len(ev)
     head, tail = n_e, n_e + 1
-    # Node arrays (list positions 0..n_e-1 follow the sorted order).
     eop = [i for _, _, i in ev]
     is_call = [kind == 0 for _, kind, _ in ev]
     ret_pos = [-1] * m
@@ -228,87 +236,142 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: int, max_states: int 
         if kind == 1:
             ret_pos[i] = pos
     match = [ret_pos[eop[p]] if is_call[p] else -1 for p in range(n_e)]
+    # Doubly linked list over positions 0..n_e-1 with head/tail sentinels (dancing links).
     nxt = list(range(1, n_e + 1)) + [0, -1]
-    prv = [-1] + list(range(0, n_e - 1)) + [-1, n_e - 1]
-    nxt[head] = 0
-    prv[0] = head
+    prv = [head] + list(range(0, n_e - 1)) + [-1, n_e - 1]
     nxt[n_e - 1] = tail
-    prv[tail] = n_e - 1
-    # Precomputed bits avoid allocating 1 << i twice per step; for huge partitions compute lazily.
-    bits = [1 << i for i in range(m)] if m <= 20_000 else None
+    # Compact configuration keys (Lowe's cache): ok ops are numbered in invocation order and
+    # the linearized ones are stored as ``low`` (all ok ops below it are linearized) plus a
+    # small bitmask ``win`` of the ones above it; info ops (never forced) get their own mask.
+    # Keys then stay a few machine words long even for 10^5-operation histories.
+    num = [0] * m
+    n_ok_seen = n_info_seen = 0
+    for i, o in enumerate(ops):
+        if o.status == "ok":
+            num[i] = n_ok_seen
+            n_ok_seen += 1
+        else:
+            num[i] = n_info_seen
+            n_info_seen += 1
+    is_ok = [o.status == "ok" for o in ops]
 
     step = model.step
-    cache: set[tuple[int, Hashable]] = set()
+    cache: set[tuple[int, int, int, Hashable]] = set()
     cache_add = cache.add
-    stack: list[tuple[int, Hashable]] = []
-    push, pop = stack.append, stack.pop
+    # A frame: [children [(entry, new_state), ...], next child index, state, low, win, ibits].
+    frames: list[list] = []
+    # Entries lifted on the way to the current node, as a linked list of (entry, parent) pairs:
+    # remembering the longest prefix for the explanation is then O(1), not a copy.
+    path: tuple | None = None
+    depth = 0
     state = init
-    lin = 0
+    low = win = ibits = 0
     done = 0
     steps = 0
-    best: list[int] = []
+    best: tuple | None = None
     best_len = -1
     best_culprit: int | None = None
     best_state: Hashable = init
     state_limit = max_states if max_states is not None else -1
 
-    e = nxt[head]
+    expand = True
     while True:
-        if done == n_ok:
-            return _Outcome("Ok", [eop[p] for p, _ in stack], state=state, steps=steps, states=len(cache))
-        if e != tail and is_call[e]:
-            o = eop[e]
-            ok, new_state = step(state, mops[o])
-            steps += 1
-            if ok:
-                new_lin = lin | (bits[o] if bits is not None else 1 << o)
-                k = (new_lin, new_state)
-                if k not in cache:
-                    cache_add(k)
-                    push((e, state))
-                    state = new_state
-                    lin = new_lin
-                    # lift: unlink the call entry and its return entry (dancing links)
-                    p, n = prv[e], nxt[e]
-                    nxt[p] = n
-                    prv[n] = p
-                    r = match[e]
-                    if r >= 0:
-                        p, n = prv[r], nxt[r]
-                        nxt[p] = n
-                        prv[n] = p
-                        done += 1
-                    e = nxt[head]
-                    if steps >= max_steps or len(cache) == state_limit:
-                        return _Outcome("Unknown", [], steps=steps, states=len(cache))
-                    continue
-            if steps >= max_steps:
-                return _Outcome("Unknown", [], steps=steps, states=len(cache))
-            e = nxt[e]
-        else:
-            # A return entry (or the end): the current prefix cannot be extended here.
-            if len(stack) > best_len:  # a new longest prefix: remember it for the explanation
-                best_len = len(stack)
-                best = [eop[p] for p, _ in stack]
+        if expand:
+            if done == n_ok:
+                return _Outcome("Ok", _unwind(path, eop), state=state, steps=steps, states=len(cache))
+            children: list[tuple[int, Hashable]] = []
+            e = nxt[head]
+            while e != tail and is_call[e]:
+                ok, new_state = step(state, mops[eop[e]])
+                steps += 1
+                if ok:
+                    if new_state == state:
+                        children = [(e, new_state)]  # pure: the only child needed (see docstring)
+                        break
+                    children.append((e, new_state))
+                e = nxt[e]
+            if not children and depth > best_len:
+                # a dead end deeper than any before: the explanation's longest prefix
+                best_len = depth
+                best = path
                 best_culprit = eop[e] if e != tail else None
                 best_state = state
-            if not stack:
-                return _Outcome("Illegal", best, culprit=best_culprit, state=best_state, steps=steps,
-                                states=len(cache))
-            e, state = pop()
+            frames.append([children, 0, state, low, win, ibits])
+            if steps >= max_steps:
+                return _Outcome("Unknown", [], steps=steps, states=len(cache))
+        # Descend into the next unexplored child of the top frame, or backtrack.
+        frame = frames[-1]
+        children, idx, state, low, win, ibits = frame
+        descended = False
+        while idx < len(children):
+            e, new_state = children[idx]
+            idx += 1
             o = eop[e]
-            lin ^= bits[o] if bits is not None else 1 << o
-            # unlift, in the reverse order of lift
+            if is_ok[o]:
+                new_win = win | (1 << (num[o] - low))
+                new_low = low
+                if new_win & 1:  # the lowest unlinearized op got linearized: slide the window
+                    ones = (~new_win & (new_win + 1)).bit_length() - 1
+                    new_win >>= ones
+                    new_low += ones
+                k = (new_low, new_win, ibits, new_state)
+                if k in cache:
+                    continue
+                low, win = new_low, new_win
+            else:
+                new_ibits = ibits | (1 << num[o])
+                k = (low, win, new_ibits, new_state)
+                if k in cache:
+                    continue
+                ibits = new_ibits
+            cache_add(k)
+            frame[1] = idx
+            # lift the call entry and its return entry out of the list
+            p, n = prv[e], nxt[e]
+            nxt[p] = n
+            prv[n] = p
             r = match[e]
             if r >= 0:
                 p, n = prv[r], nxt[r]
-                nxt[p] = r
-                prv[n] = r
-                done -= 1
-            p, n = prv[e], nxt[e]
-            nxt[p] = e
-            prv[n] = e
-            e = nxt[e]
+                nxt[p] = n
+                prv[n] = p
+                done += 1
+            path = (e, path)
+            depth += 1
+            state = new_state
+            descended = True
+            break
+        if descended:
+            if len(cache) == state_limit:
+                return _Outcome("Unknown", [], steps=steps, states=len(cache))
+            expand = True
+            continue
+        # every child explored: this node fails; unlift the entry that led here
+        frames.pop()
+        if path is None:
+            return _Outcome("Illegal", _unwind(best, eop), culprit=best_culprit, state=best_state,
+                            steps=steps, states=len(cache))
+        e, path = path
+        depth -= 1
+        r = match[e]
+        if r >= 0:
+            p, n = prv[r], nxt[r]
+            nxt[p] = r
+            prv[n] = r
+            done -= 1
+        p, n = prv[e], nxt[e]
+        nxt[p] = e
+        prv[n] = e
+        expand = False
+
+
+def _unwind(path: tuple | None, eop: list[int]) -> list[int]:
+    out = []
+    while path is not None:
+        e, path = path
+        out.append(eop[e])
+    out.reverse()
+    return out
 
 
 def _points(ops: Sequence[LinOp], order: Sequence[int]) -> list[float]:
@@ -329,7 +392,7 @@ def _points(ops: Sequence[LinOp], order: Sequence[int]) -> list[float]:
     for j in range(n - 1, -1, -1):
         cur = min(cur, ops[order[j]].ret)
         hi[j] = cur
-    return [a if b == math.inf else (a + b) / 2 for a, b in zip(lo, hi)]
+    return [a if b == math.inf else (a + b) / 2 for a, b in zip(lo, hi, strict=True)]
 
 
 def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model | None = None, *,
@@ -378,13 +441,17 @@ def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model 
         if budget - steps <= 0:
             unknown = unknown or (key, f"step budget max_steps={max_steps} exhausted before key {key!r}")
             break
+        prune = getattr(model, "prune", None)
+        if prune is not None:  # model-specific sound reduction (e.g. unobserved timed-out writes)
+            keep = prune([o.model_op for o in part], [o.status == "info" for o in part])
+            part = [o for o, k in zip(part, keep, strict=True) if k or o.status == "ok"]
         out = _search(model, part, budget - steps, max_states)
         steps += out.steps
         states += out.states
         if out.verdict == "Illegal":
             order = [part[i].index for i in out.order]
             return LinResult("Illegal", model, ops, order=order,
-                             points=dict(zip(order, _points(ops, order))),
+                             points=dict(zip(order, _points(ops, order), strict=True)),
                              culprit=None if out.culprit is None else part[out.culprit].index, key=key,
                              state=model.describe_state(out.state, key),
                              reason=_illegal_reason(model, ops, order, out, part, key), steps=steps,
@@ -407,7 +474,7 @@ def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model 
     # Merge per-key witnesses into one global order: sort by linearization instant (real-time
     # order is respected because every instant lies inside its operation's interval).
     merged = sorted((t, rank, pos, i) for rank, order, pts in orders
-                    for pos, (i, t) in enumerate(zip(order, pts)))
+                    for pos, (i, t) in enumerate(zip(order, pts, strict=True)))
     order = [i for _, _, _, i in merged]
     return LinResult("Ok", model, ops, order=order, points={i: t for t, _, _, i in merged},
                      steps=steps, states=states, keys=len(parts))

@@ -45,7 +45,8 @@ of Herlihy & Wing (§3.3, "P-compositionality") and exponentially cheaper.
 
 from __future__ import annotations
 
-from typing import Any, Hashable, NamedTuple
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
 
 
 class _Unknown:
@@ -77,8 +78,13 @@ class ModelOp(NamedTuple):
     key: Hashable | None = None
 
 
+_ATOMS = (int, str, float, bool, type(None), bytes)
+
+
 def freeze(value: Any) -> Hashable:
     """A hashable copy of ``value`` (lists -> tuples, sets -> frozensets, dicts -> sorted tuples)."""
+    if type(value) in _ATOMS:  # the common case, kept cheap: the checker calls this per step
+        return value
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if isinstance(value, set | frozenset):
@@ -110,6 +116,13 @@ class Model:
         The checker drops such ``info`` operations: linearizing or omitting them is the same.
         """
         return False
+
+    def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
+        """Optional speed-up: which operations to keep (``unknown[i]``: op i is an info op).
+
+        Return False only for info operations that provably never help a linearization.
+        """
+        return [True] * len(ops)
 
     def describe_op(self, op: ModelOp) -> str:
         """A short label such as ``w x=1`` or ``r x→1`` (used on diagram bars)."""
@@ -143,7 +156,8 @@ class Register(Model):
         f = op.f
         if f == "read":
             out = op.output
-            return (out is UNKNOWN or out == state), state
+            legal = out is UNKNOWN or out == state or (type(out) not in _ATOMS and freeze(out) == state)
+            return legal, state
         if f == "write":
             return True, freeze(op.input)
         if f == "cas" and self.allow_cas:
@@ -158,6 +172,29 @@ class Register(Model):
 
     def ignorable(self, op: ModelOp) -> bool:
         return op.f == "read" and op.output is UNKNOWN
+
+    def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
+        """Drop timed-out writes/cas whose value nobody ever observes.
+
+        Why this is sound: if no read returns ``v`` and no cas expects ``v``, then in any
+        linearization containing the write of ``v`` only writes can follow it until the
+        next write, so deleting it leaves a legal linearization. (Not applied when a cas
+        reported "no swap", since that observes "the value is not ``expected``".)
+        """
+        keep = [True] * len(ops)
+        observed = set()
+        for op, unk in zip(ops, unknown, strict=True):
+            if op.f == "read" and not unk:
+                observed.add(freeze(op.output))
+            elif op.f == "cas":
+                if op.output is False:
+                    return keep
+                observed.add(_cas_args(op.input)[0])
+        for i, (op, unk) in enumerate(zip(ops, unknown, strict=True)):
+            if unk and op.f in ("write", "cas"):
+                new = op.input if op.f == "write" else _cas_args(op.input)[1]
+                keep[i] = freeze(new) in observed
+        return keep
 
     def describe_op(self, op: ModelOp) -> str:
         k = "" if op.key is None else f"{op.key}"
