@@ -334,3 +334,28 @@ def test_bad_node_config_and_scenario_name():
         scenario("nope")
     with pytest.raises(ValueError, match="participants"):
         random_faults(0, participants=12)
+
+
+# ---- the same actors under the model checker ----------------------------------------------------
+def _explore(coordinator_cls, participant_cls, participants, crashes):
+    from distlib.check.atomic import atomic_commitment_invariant
+    from distlib.check.explore import explore
+
+    nodes = {"coord": (coordinator_cls, {"participants": participants, "start_at": 0.0})}
+    nodes.update({p: (participant_cls, {"coordinator": "coord"}) for p in participants})
+    # TLA+'s message model (a growing set): re-sent requests add no new states, so it is finite
+    return explore(nodes, {"atomic": atomic_commitment_invariant}, max_crashes=crashes,
+                   keep_messages=True)
+
+
+def test_model_checker_proves_one_participant_with_a_crash():
+    result = _explore(Coordinator, Participant, ("p1",), 1)
+    assert result.ok and result.states > 100, result.summary()
+
+
+@pytest.mark.parametrize("coordinator_cls, participant_cls", [
+    (Coordinator, NoLogParticipant), (EagerCoordinator, Participant)])
+def test_model_checker_finds_the_broken_variants(coordinator_cls, participant_cls):
+    result = _explore(coordinator_cls, participant_cls, ("p1", "p2"), 1)
+    assert result.status == "violation", result.summary()
+    assert "committed but" in result.summary()

@@ -12,6 +12,7 @@ from typing import Any
 # name -> submodule that defines it (imported lazily on attribute access)
 _LAZY = {
     "check_atomic_commitment": "atomic",
+    "atomic_commitment_invariant": "atomic",
     "sweep": "sweep",
     "SweepResult": "sweep",
 }

@@ -105,3 +105,26 @@ def check_atomic_commitment(run_or_world: Any) -> list[str]:
                 elif not before:
                     out.append(f"tx {tx}: committed (by {', '.join(committers)}) but {p} never voted yes")
     return out
+
+
+def atomic_commitment_invariant(view: Any) -> bool | str:
+    """Agreement and stability over the durable logs of one model-checker state.
+
+    ``view`` is a :class:`distlib.check.explore.StateView` (``view.states[node]["storage"]``);
+    returns True or a message. Validity needs the sent votes, which a single state does not
+    keep, so it is checked on simulated runs by :func:`check_atomic_commitment`.
+    """
+    decided: dict[int, dict[str, set[bool]]] = {}
+    for node in sorted(view.states):
+        for rec in view.states[node].get("storage", {}).get("log", ()):
+            if isinstance(rec, (Committed, Aborted)):
+                decided.setdefault(rec.tx, {}).setdefault(node, set()).add(isinstance(rec, Committed))
+    for tx in sorted(decided):
+        for node, values in decided[tx].items():
+            if len(values) > 1:
+                return f"tx {tx}: {node} logged both commit and abort"
+        commit = sorted(n for n, v in decided[tx].items() if v == {True})
+        abort = sorted(n for n, v in decided[tx].items() if v == {False})
+        if commit and abort:
+            return f"tx {tx}: {', '.join(commit)} committed but {', '.join(abort)} aborted"
+    return True
