@@ -50,6 +50,8 @@ LAB_OVERRIDES = {
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
 }
 ERROR_WORDS = re.compile(r"Traceback|Error")
+# What distlib.viz.Panel shows in its error box instead of a traceback (default values must not hit it).
+PANEL_ERROR = re.compile(r"⚠[^\n]*|Invalid value:[^\n]*|The scenario failed:[^\n]*")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -185,11 +187,21 @@ def _errors(page, allowed: set[int]) -> list[str]:  # noqa: ANN001 - playwright 
     return found + broken.all_inner_texts()
 
 
+def _panel_figure_and_errors(page, seconds: float) -> tuple[bool, list[str]]:  # noqa: ANN001
+    """Wait until a plotly figure shows inside a widget Output; also return panel error messages."""
+    figure = page.locator(".widget-output .js-plotly-plot")
+    deadline = time.monotonic() + seconds
+    while not figure.count() and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    texts = page.locator(".jp-OutputArea-output .jupyter-widgets.widget-container").all_inner_texts()
+    return figure.count() > 0, sorted({m for t in texts for m in PANEL_ERROR.findall(t)})
+
+
 def _wait_changed(page, before: str, seconds: float) -> bool:  # noqa: ANN001
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         page.wait_for_timeout(250)
-        if _snapshot(page) != before and page.locator(".js-plotly-plot").count() > 0:
+        if _snapshot(page) != before and page.locator(".widget-output .js-plotly-plot").count() > 0:
             return True
     return False
 
@@ -280,6 +292,11 @@ def test_chapter_runs_and_widgets_redraw_in_chromium(lab: Lab, tmp_path: Path) -
                 panel = page.locator(".jp-OutputArea-output .jupyter-widgets.widget-container")
                 assert panel.count() > 0, "no ipywidgets panel rendered"
                 assert panel.first.is_visible(), "ipywidgets panel is not visible"
+                shown, panel_errors = _panel_figure_and_errors(page, seconds=20)
+                assert shown and not panel_errors, (
+                    "after Run All the panel should show its figure with the default values; "
+                    f"figure in a widget Output: {shown}; panel messages: {panel_errors}"
+                )
 
                 before = _snapshot(page)
                 tried = []
@@ -290,6 +307,8 @@ def test_chapter_runs_and_widgets_redraw_in_chromium(lab: Lab, tmp_path: Path) -
                 else:
                     pytest.fail(f"no control redrew the figure; tried {tried or 'nothing (none found)'}")
                 after = _snapshot(page)
+                shown, panel_errors = _panel_figure_and_errors(page, seconds=5)
+                assert shown and not panel_errors, f"after {tried[-1]}: panel messages {panel_errors}"
                 print(f"changed {tried[-1]}\n before: {before[:300]}\n after:  {after[:300]}")
 
                 page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
