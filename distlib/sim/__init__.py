@@ -1,14 +1,39 @@
 """The deterministic simulated cluster: world, nodes, network, faults, clients, trace."""
 
 from .client import Client
-from .faults import (CrashFault, CutFault, FaultSchedule, PartitionFault, PauseFault, crash, cut,
-                     partition, pause)
+from .faults import (
+                     CrashFault,
+                     CutFault,
+                     FaultSchedule,
+                     PartitionFault,
+                     PauseFault,
+                     crash,
+                     cut,
+                     partition,
+                     pause,
+)
 from .history import History, Op
 from .network import Latency, LinkConfig, Network
 from .node import Node, Runtime
 from .rng import derive_seed, stream
-from .trace import (RECORD_TYPES, Annotate, Crash, Cut, Deliver, Drop, Duplicate, Heal, Partition,
-                    Pause, Record, Restart, Resume, Send, Timer, Trace)
+from .trace import (
+                     RECORD_TYPES,
+                     Annotate,
+                     Crash,
+                     Cut,
+                     Deliver,
+                     Drop,
+                     Duplicate,
+                     Heal,
+                     Partition,
+                     Pause,
+                     Record,
+                     Restart,
+                     Resume,
+                     Send,
+                     Timer,
+                     Trace,
+)
 from .world import World
 
 __all__ = [

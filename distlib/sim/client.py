@@ -16,7 +16,8 @@ no reply before the timeout is recorded as ``info`` (outcome unknown).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generator, Hashable
+from collections.abc import Callable, Generator, Hashable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .world import World

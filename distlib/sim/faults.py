@@ -10,8 +10,9 @@ compared, replayed and shrunk (remove faults, shorten them) by the checkers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Union
 
 from .network import _check_number
 from .rng import check_seed, stream

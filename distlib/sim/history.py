@@ -8,8 +8,9 @@ may not have taken effect). Checkers read these, never simulator internals.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable, Literal
+from typing import Any, Literal
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES = ("invoke", "ok", "fail", "info")

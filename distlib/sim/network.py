@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence, Union
+from typing import Union
 
 
 def _check_number(name: str, value: object, lo: float, hi: float = math.inf) -> float:

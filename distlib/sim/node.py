@@ -23,7 +23,8 @@ fails its tests instead of passing by accident.
 from __future__ import annotations
 
 import random
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class Runtime(Protocol):

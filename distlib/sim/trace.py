@@ -7,8 +7,9 @@ two runs with the same seed produce equal traces (``trace_a == trace_b``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import gc
 import itertools
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import fields
 from heapq import heappush
-from typing import Any, Callable, Generator, Iterable, Sequence
+from typing import Any
 
 import simpy
 from simpy.events import NORMAL
@@ -33,8 +34,22 @@ from .history import History
 from .network import LatencySpec, LinkConfig, Network, _check_number
 from .node import Node
 from .rng import check_seed, stream
-from .trace import (Annotate, Crash, Cut, Deliver, Drop, Duplicate, Heal, Partition, Pause, Restart,
-                    Resume, Send, Timer, Trace)
+from .trace import (
+    Annotate,
+    Crash,
+    Cut,
+    Deliver,
+    Drop,
+    Duplicate,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    Resume,
+    Send,
+    Timer,
+    Trace,
+)
 
 UP, CRASHED, PAUSED = "up", "crashed", "paused"
 
@@ -119,7 +134,7 @@ class World:
         for node in self.nodes.values():
             node.peers = tuple(n for n in self.nodes if n != node.id)
         if self._started:
-            self._at_now(self.nodes[name].on_start)
+            self._at_now(lambda: self._boot(name))
         return self.nodes[name]
 
     def add_nodes(self, cls: type[Node], names: Iterable[str], **config: Any) -> list[Node]:
@@ -155,7 +170,16 @@ class World:
             return
         self._started = True
         for name in list(self.nodes):
-            self._at_now(self.nodes[name].on_start)
+            self._at_now(lambda name=name: self._boot(name))
+
+    def _boot(self, name: str) -> None:
+        # A fault scheduled for the boot instant may already have struck: a crashed node does not
+        # boot (its restart runs on_recover), a paused one boots when it resumes.
+        status = self.status[name]
+        if status == PAUSED:
+            self._held[name].append(lambda: self._boot(name))
+        elif status == UP:
+            self.nodes[name].on_start()
 
     def run(self, until: float | None = None) -> None:
         """Run until simulated time ``until`` (or until nothing is left to happen)."""
