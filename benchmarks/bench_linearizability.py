@@ -24,14 +24,18 @@ JSON format of ``benchmarks/data/lin_<name>.json`` (porcupine-compatible: the
          "Input":  {"Op": "read"|"write"|"cas", "Key": "k1", "Value": 7},  # cas: Value = [old, new]
          "Call": 1200000,
          "Output": {"Value": 5, "Unknown": false},         # read result; Unknown: timed out (info)
-         "Return": 1800000},                               # info ops: 9223372036854775807 (MaxInt64)
+         "Return": 1800000,                                # info ops: 9223372036854775807 (MaxInt64)
+         "Timeout": 1900000},                              # info ops only: when the client gave up
         ...
       ]
     }
 
 Operations appear in invocation order; info operations carry ``Return = MaxInt64``
 (porcupine's convention for "may be concurrent with everything after it") and
-``Unknown = true``: a model must accept any output for them.
+``Unknown = true``: a model must accept any output for them. Their extra ``Timeout``
+field (ignored by porcupine) is when the client gave up; the same client then goes
+on issuing operations, so a reader rebuilding a Jepsen history records an ``info``
+completion there. Failed operations (certainly not applied) are left out.
 Files over 1 MB are written but must not be committed (see .gitignore advice in
 the report); the 10,000-operation histories are regenerated with ``--regenerate``.
 """
@@ -145,6 +149,7 @@ def to_porcupine(history: History, model: str) -> dict:
             "Output": {"Value": None if o.status == "info" else (o.output if o.f == "read" else None),
                        "Unknown": o.status == "info"},
             "Return": MAX_INT64 if o.status == "info" else round(o.ret * 1e9),
+            **({"Timeout": round(o.end * 1e9)} if o.status == "info" else {}),
             **({"Status": "fail"} if o.status == "fail" else {}),
         })
     # porcupine has no "fail": failed operations are dropped from the file
@@ -159,8 +164,9 @@ def from_porcupine(doc: dict) -> History:
         proc, f, key, inp = f"c{o['ClientId'] + 1}", o["Input"]["Op"], o["Input"]["Key"], o["Input"]["Value"]
         call = o["Call"] / 1e9
         events.append((call, 1, i, Op(proc, "invoke", f, key, inp, call)))
-        if o["Output"]["Unknown"]:
-            continue  # open invocation = info
+        if o["Output"]["Unknown"]:  # info: recorded when the client gave up
+            events.append((o["Timeout"] / 1e9, 0, i, Op(proc, "info", f, key, inp, o["Timeout"] / 1e9)))
+            continue
         ret = o["Return"] / 1e9
         out = o["Output"]["Value"] if f == "read" else inp
         events.append((ret, 0, i, Op(proc, "ok", f, key, out, ret)))

@@ -208,9 +208,11 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
     Each search node (a prefix) is expanded once: its *candidates* are the call
     entries before the first return entry in the list (Wing & Gong's "minimal"
     operations); the children are those the model accepts. Partial-order
-    reduction: a candidate the model accepts without changing the state (a read of
-    the current value) can be moved to the front of any linearization of the rest,
-    so it becomes the node's only child — no branching on it.
+    reduction: a legal candidate that the model declares read-only (it leaves every
+    state unchanged, e.g. a read) can be moved to the front of any linearization of
+    the rest, so it becomes the node's only child — no branching on it. (Being a
+    no-op *in the current state* is not enough: a write of the current value is a
+    no-op now but not later.)
     """
     m = len(ops)
     mops = [o.model_op for o in ops]
@@ -254,6 +256,8 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
             num[i] = n_info_seen
             n_info_seen += 1
     is_ok = [o.status == "ok" for o in ops]
+    read_only = getattr(model, "read_only", None)
+    ro = [bool(read_only(mo)) for mo in mops] if read_only is not None else [False] * m
 
     step = model.step
     cache: set[tuple[int, int, int, Hashable]] = set()
@@ -282,11 +286,12 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
             children: list[tuple[int, Hashable]] = []
             e = nxt[head]
             while e != tail and is_call[e]:
-                ok, new_state = step(state, mops[eop[e]])
+                o = eop[e]
+                ok, new_state = step(state, mops[o])
                 steps += 1
                 if ok:
-                    if new_state == state:
-                        children = [(e, new_state)]  # pure: the only child needed (see docstring)
+                    if ro[o]:
+                        children = [(e, new_state)]  # read-only: the only child needed (docstring)
                         break
                     children.append((e, new_state))
                 e = nxt[e]

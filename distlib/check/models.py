@@ -117,6 +117,14 @@ class Model:
         """
         return False
 
+    def read_only(self, op: ModelOp) -> bool:
+        """Optional speed-up: True if ``op`` leaves *every* state unchanged (a read).
+
+        The checker then never branches on it: when a read-only operation is legal now,
+        linearizing it now is as good as later. Returning False is always safe.
+        """
+        return False
+
     def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
         """Optional speed-up: which operations to keep (``unknown[i]``: op i is an info op).
 
@@ -172,6 +180,9 @@ class Register(Model):
 
     def ignorable(self, op: ModelOp) -> bool:
         return op.f == "read" and op.output is UNKNOWN
+
+    def read_only(self, op: ModelOp) -> bool:
+        return op.f == "read" or (op.f == "cas" and op.output is False)
 
     def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
         """Drop timed-out writes/cas whose value nobody ever observes.
@@ -265,6 +276,9 @@ class Counter(Model):
     def ignorable(self, op: ModelOp) -> bool:
         return op.f == "read" and op.output is UNKNOWN
 
+    def read_only(self, op: ModelOp) -> bool:
+        return op.f == "read"
+
     def describe_op(self, op: ModelOp) -> str:
         if op.f == "read":
             return f"r →{op.output!r}"
@@ -289,6 +303,9 @@ class SetModel(Model):
 
     def ignorable(self, op: ModelOp) -> bool:
         return op.f == "read" and op.output is UNKNOWN
+
+    def read_only(self, op: ModelOp) -> bool:
+        return op.f == "read"
 
     def describe_op(self, op: ModelOp) -> str:
         if op.f == "read":

@@ -1,0 +1,363 @@
+"""Linearizability checker: known verdicts, info/fail semantics, partitioning, budget, properties."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from distlib.check.linearizability import LinResult, check_linearizability, operations_from_history
+from distlib.check.models import UNKNOWN, CASRegister, Counter, KVStore, ModelOp, Register, SetModel
+from distlib.sim.history import History, Op
+
+DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+
+
+def mk(*spec, key="x") -> History:
+    """History from (process, f, input, call, ret, output, type) tuples; ret None = never completed."""
+    events = []
+    for i, item in enumerate(spec):
+        proc, f, inp, call, ret, out, typ = item[:7]
+        k = item[7] if len(item) > 7 else key
+        events.append((call, 1, i, Op(proc, "invoke", f, k, inp, call)))
+        if ret is not None:
+            events.append((ret, 0, i, Op(proc, typ, f, k, out if typ == "ok" else inp, ret)))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    return History(e[3] for e in events)
+
+
+def w(proc, v, call, ret, typ="ok", key="x"):
+    return (proc, "write", v, call, ret, v, typ, key)
+
+
+def r(proc, out, call, ret, typ="ok", key="x"):
+    return (proc, "read", None, call, ret, out, typ, key)
+
+
+def assert_witness(result: LinResult, model) -> None:
+    """Independently validate an Ok witness: real-time order, points in intervals, legal run."""
+    ops = result.operations
+    order = result.order
+    assert set(order) >= {o.index for o in ops if o.status == "ok"}
+    assert all(ops[i].status != "fail" for i in order)
+    pos = {i: n for n, i in enumerate(order)}
+    for a, b in itertools.permutations(order, 2):
+        if ops[a].ret < ops[b].call:
+            assert pos[a] < pos[b], f"op {a} returned before {b} was invoked but comes later"
+    for i in order:
+        assert ops[i].call <= result.points[i] <= ops[i].ret
+    states: dict = {}
+    for i in order:
+        o = ops[i]
+        k = o.key if model.partition_by_key else None
+        ok, states[k] = model.step(states.get(k, model.init()), o.model_op)
+        assert ok, f"witness step {o} illegal"
+
+
+# --- Herlihy & Wing style hand-made histories -------------------------------------------------
+
+def test_stale_read_after_completed_write_is_illegal_and_explained():
+    h = mk(w("c1", 1, 0.0, 0.1), w("c1", 2, 0.2, 0.3), r("c2", 1, 0.31, 0.40))
+    res = check_linearizability(h)
+    assert res.verdict == "Illegal" and res.ok is False
+    assert res.culprit == 2 and res.order == [0, 1]
+    assert res.reason.startswith("read x -> 1 by c2 at [0.310, 0.400] cannot be placed: after write x=2")
+    text = res.explain()
+    assert "x = 2" in text and "It is not legal in this state" in text
+
+
+def test_read_concurrent_with_write_may_see_either_value():
+    for seen in (None, 1):
+        h = mk(w("c1", 1, 0.0, 1.0), r("c2", seen, 0.2, 0.4))
+        res = check_linearizability(h)
+        assert res.ok, seen
+        assert_witness(res, Register())
+
+
+def test_concurrent_reads_may_see_both_orders_but_sequential_reads_may_not_go_back():
+    # two overlapping reads of a concurrent write: one sees the new value, the other the old: fine
+    ok = mk(w("c1", 1, 0.0, 1.0), r("c2", 1, 0.1, 0.5), r("c3", None, 0.2, 0.6))
+    assert check_linearizability(ok).ok
+    # new-old inversion: a read that starts after another ended must not see an older value
+    bad = mk(w("c1", 1, 0.0, 1.0), r("c2", 1, 0.1, 0.2), r("c3", None, 0.3, 0.4))
+    res = check_linearizability(bad)
+    assert res.verdict == "Illegal" and res.culprit == 2
+
+
+def test_two_readers_observing_concurrent_writes_in_opposite_orders_is_illegal():
+    h = mk(w("c1", 1, 0.0, 1.0), w("c2", 2, 0.0, 1.0),
+           r("c3", 1, 0.1, 0.2), r("c3", 2, 0.3, 0.4),
+           r("c4", 2, 0.1, 0.2), r("c4", 1, 0.3, 0.4))
+    assert check_linearizability(h).verdict == "Illegal"
+    # the same reads agreeing on one order are fine
+    h2 = mk(w("c1", 1, 0.0, 1.0), w("c2", 2, 0.0, 1.0),
+            r("c3", 1, 0.1, 0.2), r("c3", 2, 0.3, 0.4),
+            r("c4", 1, 0.1, 0.2), r("c4", 2, 0.3, 0.4))
+    res = check_linearizability(h2)
+    assert res.ok
+    assert_witness(res, Register())
+
+
+def test_lost_write_is_illegal():
+    h = mk(w("c1", 1, 0.0, 0.1), w("c2", 2, 0.05, 0.15), r("c3", 1, 0.2, 0.3), r("c3", 1, 0.4, 0.5),
+           r("c1", 1, 0.6, 0.7))
+    assert check_linearizability(h).ok  # w2 then w1: legal
+    lost = mk(w("c1", 1, 0.0, 0.1), r("c2", None, 0.2, 0.3))  # acknowledged write vanished
+    assert check_linearizability(lost).verdict == "Illegal"
+
+
+def test_info_write_that_did_and_did_not_take_effect_are_both_accepted():
+    took = mk(w("c1", 1, 0.0, 0.5, typ="info"), r("c2", 1, 1.0, 1.1), r("c2", 1, 1.2, 1.3))
+    never = mk(w("c1", 1, 0.0, 0.5, typ="info"), r("c2", None, 1.0, 1.1), r("c2", None, 1.2, 1.3))
+    late = mk(w("c1", 1, 0.0, 0.5, typ="info"), r("c2", None, 1.0, 1.1), r("c2", 1, 5.0, 5.1))
+    for h in (took, never, late):  # late: an info op stays concurrent with everything after it
+        res = check_linearizability(h)
+        assert res.ok, h.format()
+        assert_witness(res, Register())
+    # but it cannot take effect and then be undone
+    undone = mk(w("c1", 1, 0.0, 0.5, typ="info"), r("c2", 1, 1.0, 1.1), r("c2", None, 1.2, 1.3))
+    assert check_linearizability(undone).verdict == "Illegal"
+
+
+def test_open_invocation_counts_as_info():
+    h = mk(w("c1", 1, 0.0, None), r("c2", 1, 1.0, 1.1))
+    ops = operations_from_history(h)
+    assert ops[0].status == "info" and ops[0].ret == math.inf and ops[0].output is UNKNOWN
+    assert check_linearizability(h).ok
+
+
+def test_fail_ops_are_ignored():
+    assert check_linearizability(mk(w("c1", 1, 0.0, 0.1, typ="fail"), r("c2", None, 0.2, 0.3))).ok
+    res = check_linearizability(mk(w("c1", 1, 0.0, 0.1, typ="fail"), r("c2", 1, 0.2, 0.3)))
+    assert res.verdict == "Illegal"
+    assert 0 not in res.order
+
+
+def test_cas_register():
+    h = mk(w("c1", 0, 0.0, 0.1), ("c2", "cas", (0, 5), 0.2, 0.3, None, "ok"), r("c1", 5, 0.4, 0.5))
+    assert check_linearizability(h, CASRegister()).ok
+    wrong = mk(w("c1", 0, 0.0, 0.1), ("c2", "cas", (3, 5), 0.2, 0.3, None, "ok"), r("c1", 5, 0.4, 0.5))
+    assert check_linearizability(wrong, CASRegister()).verdict == "Illegal"
+    # a cas that reported "no swap" observes that the value differs from the expected one
+    noswap = mk(w("c1", 0, 0.0, 0.1), ("c2", "cas", (0, 5), 0.2, 0.3, False, "ok"))
+    assert check_linearizability(noswap, CASRegister()).verdict == "Illegal"
+    with pytest.raises(ValueError, match="op.f must be 'read' or 'write'"):
+        check_linearizability(h, Register(allow_cas=False))
+
+
+def test_kv_store_is_checked_key_by_key():
+    h = mk(w("c1", 1, 0.0, 0.1, key="a"), w("c2", 7, 0.0, 0.1, key="b"), r("c3", 1, 0.2, 0.3, key="a"),
+           r("c3", None, 0.4, 0.5, key="b"))
+    res = check_linearizability(h, KVStore())
+    assert res.verdict == "Illegal" and res.key == "b" and res.keys == 2
+    assert "b = 7" in res.reason
+    good = mk(w("c1", 1, 0.0, 0.1, key="a"), w("c2", 7, 0.0, 0.1, key="b"), r("c3", 7, 0.2, 0.3, key="b"),
+              r("c3", 1, 0.4, 0.5, key="a"))
+    res = check_linearizability(good, KVStore())
+    assert res.ok and res.keys == 2 and len(res.order) == 4
+    assert_witness(res, KVStore())
+    with pytest.raises(ValueError, match="use model=KVStore"):
+        check_linearizability(good, Register())
+
+
+def test_counter_and_set_models():
+    inc = [("c1", "add", 1, 0.0, 0.1, None, "ok"), ("c2", "add", 2, 0.0, 0.3, None, "ok")]
+    assert check_linearizability(mk(*inc, ("c1", "read", None, 0.2, 0.25, 1, "ok")), Counter()).ok
+    assert not check_linearizability(mk(*inc, ("c1", "read", None, 0.4, 0.5, 1, "ok")), Counter()).ok
+    adds = [("c1", "add", "a", 0.0, 0.1, None, "ok"), ("c2", "add", "b", 0.0, 0.3, None, "ok")]
+    assert check_linearizability(mk(*adds, ("c3", "read", None, 0.2, 0.25, ["a"], "ok")), SetModel()).ok
+    assert not check_linearizability(mk(*adds, ("c3", "read", None, 0.4, 0.5, ["b"], "ok")), SetModel()).ok
+
+
+def test_budget_gives_unknown_which_is_not_a_pass():
+    h = mk(w("c1", 1, 0.0, 1.0), w("c2", 2, 0.0, 1.0), w("c3", 3, 0.0, 1.0), r("c4", 1, 1.5, 1.6))
+    res = check_linearizability(h, max_steps=2)
+    assert res.verdict == "Unknown" and res.ok is False
+    assert "max_steps=2" in res.reason and "not a pass" in res.explain()
+    res = check_linearizability(h, max_states=2)
+    assert res.verdict == "Unknown" and "max_states=2" in res.reason
+    assert check_linearizability(h, max_steps=None).ok
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5, True])
+def test_bad_budget_is_rejected(bad):
+    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+        check_linearizability(History(), max_steps=bad)
+
+
+def test_results_are_deterministic_and_empty_history_is_ok():
+    h = mk(w("c1", 1, 0.0, 1.0), w("c2", 2, 0.0, 1.0), r("c3", 2, 0.1, 0.2), r("c3", 9, 0.3, 0.4))
+    a, b = check_linearizability(h), check_linearizability(h)
+    assert (a.verdict, a.order, a.culprit, a.explain()) == (b.verdict, b.order, b.culprit, b.explain())
+    assert check_linearizability(History()).ok
+
+
+# --- brute force cross-check and properties ---------------------------------------------------
+
+def brute_force(history: History) -> bool:
+    """Every subset of info ops x every permutation: the definition, for tiny histories."""
+    ops = [o for o in operations_from_history(history) if o.status != "fail"]
+    must = [o for o in ops if o.status == "ok"]
+    maybe = [o for o in ops if o.status == "info"]
+    model = CASRegister()
+    for k in range(len(maybe) + 1):
+        for extra in itertools.combinations(maybe, k):
+            for perm in itertools.permutations(must + list(extra)):
+                if any(perm[j].ret < perm[i].call for i in range(len(perm)) for j in range(i + 1, len(perm))):
+                    continue
+                state, legal = model.init(), True
+                for o in perm:
+                    legal, state = model.step(state, o.model_op)
+                    if not legal:
+                        break
+                if legal:
+                    return True
+    return False
+
+
+def random_history(rnd: random.Random, n_ops: int, n_clients: int, atomic: bool) -> History:
+    """Clients issue ops; atomic=True: each takes effect at a random instant inside its interval."""
+    clock = [rnd.uniform(0, 0.5) for _ in range(n_clients)]
+    raw = []
+    for i in range(n_ops):
+        c = rnd.randrange(n_clients)
+        call = clock[c]
+        ret = call + rnd.uniform(0.1, 2.0)
+        clock[c] = ret + rnd.uniform(0, 0.5)
+        typ = rnd.choice(["ok"] * 6 + ["info", "fail"])
+        f = rnd.choice(["read", "write"])
+        point = rnd.uniform(call, ret) if typ == "ok" or (typ == "info" and rnd.random() < 0.5) else None
+        raw.append([f"c{c + 1}", f, i + 1 if f == "write" else None, call, ret, None, typ, "x", point])
+    value = None
+    for op in sorted((o for o in raw if o[8] is not None), key=lambda o: o[8]):
+        if op[1] == "write":
+            value = op[2]
+        else:
+            op[5] = value
+    for op in raw:
+        if op[1] == "read" and (op[8] is None or not atomic):
+            op[5] = rnd.choice([None, 1, 2, 3]) if not atomic else op[5]
+    return mk(*(tuple(o[:8]) for o in raw))
+
+
+def random_mixed_history(rnd: random.Random, n_ops: int, n_clients: int) -> History:
+    """Arbitrary (mostly non-linearizable) read/write/cas histories over a tiny value domain.
+
+    Repeated values matter: a write of the value already held is a no-op *now* but not
+    later, which once fooled a too-eager partial-order reduction.
+    """
+    clock = [rnd.uniform(0, 0.5) for _ in range(n_clients)]
+    vals = [None, 1, 2, 3]
+    raw = []
+    for _ in range(n_ops):
+        c = rnd.randrange(n_clients)
+        call = clock[c]
+        ret = call + rnd.uniform(0.1, 2.0)
+        clock[c] = ret + rnd.uniform(0, 0.5)
+        typ = rnd.choice(["ok"] * 5 + ["info", "fail"])
+        f = rnd.choice(["read", "write", "cas"])
+        if f == "read":
+            raw.append((f"c{c + 1}", f, None, call, ret, rnd.choice(vals), typ))
+        elif f == "write":
+            raw.append((f"c{c + 1}", f, rnd.choice(vals[1:]), call, ret, None, typ))
+        else:  # output False: an ok cas that reported "no swap"
+            raw.append((f"c{c + 1}", f, (rnd.choice(vals), rnd.choice(vals[1:])), call, ret,
+                        rnd.choice([None, None, False]), typ))
+    return mk(*raw)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), n_ops=st.integers(1, 14), n_clients=st.integers(1, 5))
+def test_atomic_register_histories_are_ok_and_a_corrupted_read_is_illegal(seed, n_ops, n_clients):
+    rnd = random.Random(seed)
+    h = random_history(rnd, n_ops, n_clients, atomic=True)
+    res = check_linearizability(h)
+    assert res.ok, h.format()
+    assert_witness(res, Register())
+    reads = [i for i, op in enumerate(h) if op.type == "ok" and op.f == "read"]
+    if reads:
+        i = reads[rnd.randrange(len(reads))]
+        op = h[i]
+        h[i] = Op(op.process, op.type, op.f, op.key, 10_000, op.time)  # never written
+        bad = check_linearizability(h)
+        assert bad.verdict == "Illegal"
+        assert bad.culprit is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32), n_ops=st.integers(1, 6), n_clients=st.integers(1, 4),
+       mixed=st.booleans())
+def test_agrees_with_brute_force_on_tiny_histories(seed, n_ops, n_clients, mixed):
+    rnd = random.Random(seed)
+    h = random_mixed_history(rnd, n_ops, n_clients) if mixed else random_history(rnd, n_ops, n_clients, False)
+    res = check_linearizability(h, CASRegister())
+    assert res.ok == brute_force(h), h.format()
+    if res.ok:
+        assert_witness(res, CASRegister())
+
+
+def test_model_step_contract():
+    reg = Register(initial=0)
+    assert reg.step(0, ModelOp("read", None, 0)) == (True, 0)
+    assert reg.step(0, ModelOp("read", None, 1))[0] is False
+    assert reg.step(0, ModelOp("read", None, UNKNOWN))[0] is True
+    assert reg.step(0, ModelOp("write", [1, 2], None)) == (True, (1, 2))  # lists frozen: states hashable
+    with pytest.raises(ValueError, match="cas input must be a pair"):
+        reg.step(0, ModelOp("cas", 3, None))
+
+
+@pytest.mark.parametrize("name,verdict", [("register_100", "Ok"), ("register_100_bad", "Illegal"),
+                                          ("kv_1000", "Ok"), ("kv_1000_bad", "Illegal")])
+def test_benchmark_json_histories(name, verdict):
+    """The committed porcupine-format files decode and give the verdict they were generated with."""
+    doc = json.loads((DATA / f"lin_{name}.json").read_text())
+    events = []
+    for i, o in enumerate(doc["operations"]):
+        proc, f, key, inp = f"c{o['ClientId'] + 1}", o["Input"]["Op"], o["Input"]["Key"], o["Input"]["Value"]
+        events.append((o["Call"], 1, i, Op(proc, "invoke", f, key, inp, o["Call"] / 1e9)))
+        if o["Output"]["Unknown"]:
+            events.append((o["Timeout"], 0, i, Op(proc, "info", f, key, inp, o["Timeout"] / 1e9)))
+        else:
+            out = o["Output"]["Value"] if f == "read" else inp
+            events.append((o["Return"], 0, i, Op(proc, "ok", f, key, out, o["Return"] / 1e9)))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    model = Register() if doc["model"] == "register" else KVStore()
+    assert check_linearizability(History(e[3] for e in events), model).verdict == verdict
+
+
+# --- the history figure -----------------------------------------------------------------------
+
+def test_history_figure_marks_order_and_culprit_deterministically():
+    from distlib.viz.history import history_figure, history_summary
+
+    h = mk(w("c1", 1, 0.0, 0.1), w("c1", 2, 0.2, 0.3), r("c2", 1, 0.31, 0.40),
+           w("c3", 9, 0.05, 0.1, typ="info"), w("c3", 8, 0.2, 0.25, typ="fail"))
+    res = check_linearizability(h)
+    fig = history_figure(h, res)
+    assert fig.to_json() == history_figure(h, check_linearizability(h)).to_json()
+    bars = {t.name: t for t in fig.data}
+    assert list(bars["cannot be placed"].text) == ["r x→1"]
+    assert bars["cannot be placed"].marker.color == "#D55E00"
+    assert list(bars["ok"].text) == ["1: w x=1", "2: w x=2"]
+    assert "fail (did not happen)" in bars and "info (timed out: outcome unknown)" in bars
+    assert "Not linearizable" in fig.layout.title.text
+    assert "verdict Illegal" in history_summary(h, res)
+    plain = history_figure(h)  # no result: just the bars
+    assert all(not (t.text and any(s[:1].isdigit() for s in t.text)) for t in plain.data if t.type == "bar")
+
+
+def test_write_of_the_current_value_is_not_treated_as_read_only():
+    # cas None->1, then w2 || w1, then a cas(2->3) that reported "no swap" (so x != 2 then).
+    # Legal order: cas, w2, w1, cas-no-swap. Linearizing w1 right after the cas is a no-op at
+    # that moment, but forcing it there (as if it were a read) loses this order.
+    h = mk(("c1", "cas", (None, 1), 0.267, 0.641, None, "ok"), w("c2", 2, 0.836, 2.83),
+           w("c1", 1, 2.577, 3.825), ("c2", "cas", (2, 3), 3.117, 4.203, False, "ok"))
+    res = check_linearizability(h, CASRegister())
+    assert res.ok, res.explain()
+    assert_witness(res, CASRegister())
