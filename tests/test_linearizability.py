@@ -272,7 +272,8 @@ def random_mixed_history(rnd: random.Random, n_ops: int, n_clients: int) -> Hist
     return mk(*raw)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+          database=None)
 @given(seed=st.integers(0, 2**32), n_ops=st.integers(1, 14), n_clients=st.integers(1, 5))
 def test_atomic_register_histories_are_ok_and_a_corrupted_read_is_illegal(seed, n_ops, n_clients):
     rnd = random.Random(seed)
@@ -290,7 +291,7 @@ def test_atomic_register_histories_are_ok_and_a_corrupted_read_is_illegal(seed, 
         assert bad.culprit is not None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(seed=st.integers(0, 2**32), n_ops=st.integers(1, 6), n_clients=st.integers(1, 4),
        mixed=st.booleans())
 def test_agrees_with_brute_force_on_tiny_histories(seed, n_ops, n_clients, mixed):

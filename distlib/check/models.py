@@ -37,6 +37,12 @@ For example, a counter with ``add`` and ``read``::
                 return (op.output is UNKNOWN or op.output == state), state
             raise ValueError(f"op.f must be 'add' or 'read' (got {op.f!r})")
 
+Optional hooks, only for speed (the defaults are always correct): ``ignorable(op)``
+(a timed-out op that can never matter, e.g. a read), ``read_only(op)`` (``op``
+leaves *every* state unchanged, so the checker need not branch on it — a write of
+the value already there is not read-only), ``prune(ops, unknown)`` (drop timed-out
+ops that provably never help). :class:`Register` shows all three.
+
 Set ``partition_by_key = True`` when operations on different keys are
 independent (a key-value store is a register per key): the checker then checks
 each key's sub-history on its own, which is equivalent by the locality theorem
