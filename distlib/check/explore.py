@@ -75,13 +75,26 @@ STEP_KINDS = ("deliver", "duplicate", "drop", "timer", "crash", "restart")
 
 
 # ---- canonical values ---------------------------------------------------------------------
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes, range})
+_FROZEN: dict[type, tuple[str, ...] | None] = {}   # type -> field names if a frozen dataclass
+_CANON_CACHE: dict[Any, Any] = {}                   # frozen dataclass value -> its canonical form
+
+
+def _frozen_fields(t: type) -> tuple[str, ...] | None:
+    if t not in _FROZEN:
+        frozen = dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        _FROZEN[t] = tuple(f.name for f in dataclasses.fields(t)) if frozen else None
+    return _FROZEN[t]
+
+
 def canon(x: Any) -> Any:
     """A hashable, repr-stable normal form of ``x``: dicts and sets sorted, dataclasses by field.
 
     ``repr(canon(x))`` is the same in every process for equal states, whatever the
     insertion history of the sets and dicts inside (set order depends on it).
     """
-    if x is None or isinstance(x, (bool, int, float, str, bytes)):
+    t = type(x)
+    if t in _ATOMS:
         return x
     if isinstance(x, dict):
         return ("{}", tuple(sorted(((canon(k), canon(v)) for k, v in x.items()), key=repr)))
@@ -89,13 +102,85 @@ def canon(x: Any) -> Any:
         return ("set", tuple(sorted((canon(v) for v in x), key=repr)))
     if isinstance(x, (list, tuple)):
         return tuple(canon(v) for v in x)
+    names = _frozen_fields(t)
+    if names is not None:
+        # Messages and log records are immutable values met again and again: memoise them
+        # (by equality, so the cache is independent of object identity).
+        try:
+            return _CANON_CACHE[x]
+        except KeyError:
+            pass
+        except TypeError:   # an unhashable field: no caching
+            return (t.__name__,) + tuple(canon(getattr(x, f)) for f in names)
+        out = _CANON_CACHE[x] = (t.__name__,) + tuple(canon(getattr(x, f)) for f in names)
+        if len(_CANON_CACHE) > 100_000:
+            _CANON_CACHE.clear()
+        return out
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return (type(x).__name__,) + tuple(canon(getattr(x, f.name)) for f in dataclasses.fields(x))
+        return (t.__name__,) + tuple(canon(getattr(x, f.name)) for f in dataclasses.fields(x))
     if isinstance(x, enum.Enum):
         return repr(x)
     if hasattr(x, "__dict__") and not isinstance(x, type):
-        return (type(x).__qualname__, canon(vars(x)))
+        return (t.__qualname__, canon(vars(x)))
     return repr(x)
+
+
+_OBJ_GETSTATE = getattr(object, "__getstate__", None)
+
+
+def _plain_object(t: type) -> bool:
+    """Instances of ``t`` copy like a plain ``__dict__`` (no custom copy/pickle hooks, no slots)."""
+    return (getattr(t, "__deepcopy__", None) is None and t.__reduce_ex__ is object.__reduce_ex__
+            and t.__reduce__ is object.__reduce__ and t.__new__ is object.__new__
+            and getattr(t, "__getstate__", None) is _OBJ_GETSTATE
+            and getattr(t, "__setstate__", None) is None and "__slots__" not in t.__dict__)
+
+
+_PLAIN: dict[type, bool] = {}
+
+
+def _dup(x: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` with fast paths: immutable values (atoms, tuples and frozen
+    dataclasses of immutable values) are shared, not copied; plain objects are copied
+    through their ``__dict__``. Anything else goes to ``copy.deepcopy``."""
+    t = type(x)
+    if t in _ATOMS:
+        return x
+    i = id(x)
+    y = memo.get(i)
+    if y is not None:
+        return y
+    if t is dict:
+        y = memo[i] = {}
+        for k, v in x.items():
+            y[k] = _dup(v, memo)
+        return y
+    if t is list:
+        y = memo[i] = []
+        y.extend([_dup(v, memo) for v in x])
+        return y
+    if t is set:
+        y = memo[i] = set()
+        y.update([_dup(v, memo) for v in x])
+        return y
+    if t is tuple or t is frozenset:
+        items = [_dup(v, memo) for v in x]
+        if all(a is b for a, b in zip(items, x, strict=True)):
+            return x
+        return t(items)
+    names = _frozen_fields(t)
+    if names is not None:
+        if all(_dup(getattr(x, f), memo) is getattr(x, f) for f in names):
+            return x
+        return copy.deepcopy(x, memo)
+    plain = _PLAIN.get(t)
+    if plain is None:
+        plain = _PLAIN[t] = _plain_object(t)
+    if plain and hasattr(x, "__dict__"):
+        y = memo[i] = object.__new__(t)
+        y.__dict__.update({k: _dup(v, memo) for k, v in x.__dict__.items()})
+        return y
+    return copy.deepcopy(x, memo)
 
 
 def _key(x: Any) -> str:
@@ -216,7 +301,13 @@ class _Static:
 
 
 class _Sys:
-    """A global state; it is also the :class:`~distlib.sim.node.Runtime` its nodes talk to."""
+    """A global state; it is also the :class:`~distlib.sim.node.Runtime` its nodes talk to.
+
+    Copy-on-write: a successor shares every node object with its parent except the one the
+    step acts on (:meth:`own` deep-copies that one first), and keeps each node's canonical
+    key in ``keys`` so a fingerprint re-serialises only what changed. A shared node's
+    runtime is still the parent; that is harmless because a node only acts after ``own``.
+    """
 
     def __init__(self, static: _Static):
         self.static = static
@@ -224,10 +315,11 @@ class _Sys:
         self.storage: dict[str, dict] = {n: {} for n in static.names}
         self.rngs: dict[str, random.Random] = {n: stream(static.seed, f"node/{n}")
                                                 for n in static.names}
-        self.inflight: list[Message] = []
+        self.inflight: list[tuple[str, Message]] = []   # (canonical key, message): a multiset
         self.timers: set[tuple[str, str]] = set()
-        self.outputs: list[Message] = []
+        self.outputs: list[tuple[str, Message]] = []
         self.used = {"drops": 0, "duplicates": 0, "crashes": 0}
+        self.keys: dict[str, str] = {}
 
     # Runtime interface ----------------------------------------------------------------
     def now(self) -> float:
@@ -235,14 +327,13 @@ class _Sys:
 
     def send(self, src: str, dst: str, msg: Any) -> None:
         m = Message(src, dst, msg)
+        k = _key(m)
         if dst not in self.static.specs:
-            self.outputs.append(m)     # to a client: observable, never delivered
+            self.outputs.append((k, m))     # to a client: observable, never delivered
             return
-        if self.static.keep:
-            k = _key(m)
-            if any(_key(x) == k for x in self.inflight):
-                return                 # TLA+ msgs is a set: sending again changes nothing
-        self.inflight.append(m)
+        if self.static.keep and any(k == x for x, _ in self.inflight):
+            return                          # TLA+ msgs is a set: sending again changes nothing
+        self.inflight.append((k, m))
 
     def set_timer(self, node: str, name: str, delay: float) -> None:
         self.timers.add((node, name))
@@ -261,23 +352,50 @@ class _Sys:
                     self.rngs[name])
         return node
 
-    def clone(self) -> _Sys:
+    def successor(self) -> _Sys:
+        """A copy sharing every node with this state (call :meth:`own` before touching one)."""
         new = _Sys.__new__(_Sys)
         new.static = self.static
-        memo: dict[int, Any] = {id(self): new, id(self.static): self.static}  # nodes point at new
-        new.rngs = {}
-        for n, r in self.rngs.items():
-            # deepcopy would walk the 625-int Mersenne state item by item; the state tuple is
-            # immutable, so hand it over whole (this was 90% of the explorer's time)
-            new.rngs[n] = memo[id(r)] = random.Random(0)
-            new.rngs[n].setstate(r.getstate())
-        new.nodes = copy.deepcopy(self.nodes, memo)
-        new.storage = copy.deepcopy(self.storage, memo)    # same memo: node.storage stays shared
+        new.nodes = dict(self.nodes)
+        new.storage = dict(self.storage)
+        new.rngs = dict(self.rngs)
         new.inflight = list(self.inflight)
         new.timers = set(self.timers)
         new.outputs = list(self.outputs)
         new.used = dict(self.used)
+        new.keys = dict(self.keys)
         return new
+
+    def own(self, name: str) -> None:
+        """Give this state a private copy of node ``name`` (and its storage and rng)."""
+        old = self.rngs[name]
+        rng = random.Random(0)
+        # deepcopy would walk the 625-int Mersenne state item by item; the state tuple is
+        # immutable, so hand it over whole
+        rng.setstate(old.getstate())
+        self.rngs[name] = rng
+        memo: dict[int, Any] = {id(self.static): self.static, id(old): rng}
+        node = self.nodes[name]
+        if node is None:
+            self.storage[name] = _dup(self.storage[name], memo)
+            return
+        memo[id(node._runtime)] = self          # the copy talks to this state
+        copied = _dup(node, memo)
+        self.nodes[name] = copied
+        self.storage[name] = copied.storage
+
+    def release(self) -> None:
+        """Forget this state's contents. Nodes point back at their state (their runtime), so a
+        dropped state would be a reference cycle left to the garbage collector; clearing it
+        lets reference counting free it at once (a large saving in long explorations)."""
+        self.nodes.clear()
+        self.storage.clear()
+        self.rngs.clear()
+
+    def rekey(self, name: str) -> None:
+        node = self.nodes[name]
+        self.keys[name] = (repr(("down", canon(self.storage[name]))) if node is None
+                           else repr(("up", canon(node.state()))))
 
     # views ------------------------------------------------------------------------------------
     def view(self) -> StateView:
@@ -288,19 +406,15 @@ class _Sys:
         return StateView(
             states=states,
             up={n: self.nodes[n] is not None for n in self.static.names},
-            messages=tuple(sorted(self.inflight, key=_key)),
+            messages=tuple(m for _, m in sorted(self.inflight, key=lambda km: km[0])),
             timers=tuple(sorted(self.timers, key=lambda t: (self.static.names.index(t[0]), t[1]))),
-            outputs=tuple(sorted(self.outputs, key=_key)),
+            outputs=tuple(m for _, m in sorted(self.outputs, key=lambda km: km[0])),
         )
 
     def fingerprint(self) -> bytes:
-        parts = []
-        for n in self.static.names:
-            node = self.nodes[n]
-            parts.append((n, "down", canon(self.storage[n])) if node is None
-                         else (n, "up", canon(node.state())))
-        text = repr((parts, sorted(_key(m) for m in self.inflight), sorted(self.timers),
-                     sorted(_key(m) for m in self.outputs), sorted(self.used.items())))
+        text = repr(([self.keys[n] for n in self.static.names], sorted(k for k, _ in self.inflight),
+                     sorted(self.timers), sorted(k for k, _ in self.outputs),
+                     sorted(self.used.items())))
         return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
@@ -318,8 +432,7 @@ def _enabled(sys: _Sys, b: _Bounds) -> list[Step]:
     """Every step possible in ``sys``, in a deterministic order (identical copies collapsed)."""
     steps: list[Step] = []
     seen: set[str] = set()
-    for m in sorted(sys.inflight, key=_key):
-        k = _key(m)
+    for k, m in sorted(sys.inflight, key=lambda km: km[0]):
         if k in seen:
             continue   # delivering either of two identical copies leads to the same state
         seen.add(k)
@@ -343,37 +456,43 @@ def _enabled(sys: _Sys, b: _Bounds) -> list[Step]:
     return steps
 
 
-def _apply(sys: _Sys, step: Step) -> None:
-    """Perform ``step`` on ``sys`` in place."""
+def _successor(sys: _Sys, step: Step) -> _Sys:
+    """The state after ``step`` (``sys`` itself is left untouched)."""
+    new = sys.successor()
     kind, n = step.kind, step.node
     if kind in ("deliver", "duplicate", "drop"):
         m = step.message
         assert m is not None
         if kind == "duplicate":
-            sys.used["duplicates"] += 1
+            new.used["duplicates"] += 1
         elif not sys.static.keep:
             k = _key(m)
-            sys.inflight.pop(next(i for i, x in enumerate(sys.inflight) if _key(x) == k))
+            new.inflight.pop(next(i for i, (x, _) in enumerate(new.inflight) if x == k))
         if kind == "drop":
-            sys.used["drops"] += 1
-            return
-        node = sys.nodes[m.dst]
-        if node is not None:           # delivered to a crashed node: lost
-            node.on_message(m.src, m.msg)
+            new.used["drops"] += 1
+            return new
+        if new.nodes[m.dst] is not None:           # delivered to a crashed node: lost
+            new.own(m.dst)
+            new.nodes[m.dst].on_message(m.src, m.msg)
+            new.rekey(m.dst)
     elif kind == "timer":
-        sys.timers.discard((n, step.timer))
-        node = sys.nodes[n]
-        assert node is not None
-        node.on_timer(step.timer)
+        new.timers.discard((n, step.timer))
+        new.own(n)
+        new.nodes[n].on_timer(step.timer)
+        new.rekey(n)
     elif kind == "crash":
-        sys.used["crashes"] += 1
-        sys.nodes[n] = None
-        sys.timers = {t for t in sys.timers if t[0] != n}
+        new.used["crashes"] += 1
+        new.nodes[n] = None
+        new.timers = {t for t in new.timers if t[0] != n}
+        new.rekey(n)
     elif kind == "restart":
-        sys.nodes[n] = sys.build(n)
-        sys.nodes[n].on_recover()
+        new.own(n)                                   # a private copy of the storage
+        new.nodes[n] = new.build(n)
+        new.nodes[n].on_recover()
+        new.rekey(n)
     else:  # pragma: no cover - Step kinds are produced by _enabled only
         raise ValueError(f"step kind must be one of {STEP_KINDS} (got {kind!r})")
+    return new
 
 
 def _check(invariants: Mapping[str, Callable[[StateView], InvariantResult]],
@@ -460,6 +579,8 @@ def explore(nodes: Mapping[str, NodeSpec],
         init.nodes[n].on_start()
     if initial is not None:
         initial(init)
+    for n in init.static.names:
+        init.rekey(n)
 
     def result(status: str, **kw: Any) -> ExploreResult:
         return ExploreResult(status=status, states=len(parents), depth=max_seen, transitions=transitions,
@@ -494,12 +615,12 @@ def explore(nodes: Mapping[str, NodeSpec],
         steps = _enabled(sys, bounds)
         if max_depth is not None and depth >= max_depth:
             depth_limited = depth_limited or bool(steps)
+            sys.release()
             continue
         for step in steps:
             transitions += 1
-            child = sys.clone()
             try:
-                _apply(child, step)
+                child = _successor(sys, step)
             except Exception as exc:  # a protocol bug found by exploration: report it with its path
                 bad = hashlib.blake2b(repr(("exception", fp, step)).encode(), digest_size=16).digest()
                 parents[bad] = (fp, step)
@@ -507,6 +628,7 @@ def explore(nodes: Mapping[str, NodeSpec],
                 return violation(bad, ("no exception", f"{type(exc).__name__}: {exc}"), None)
             cfp = child.fingerprint()
             if cfp in parents:
+                child.release()
                 continue
             if len(parents) >= max_states:
                 return result("budget exhausted", depth_limited=depth_limited)
@@ -517,6 +639,7 @@ def explore(nodes: Mapping[str, NodeSpec],
             if found:
                 return violation(cfp, found, view)
             queue.append((child, cfp, depth + 1))
+        sys.release()
     return result("ok", depth_limited=depth_limited)
 
 
