@@ -283,3 +283,77 @@ def test_replay_world_runs_monitors_after_each_step():
     world.apply_step(Step("timer", "r1", timer="prepare"))
     assert world.nodes["r1"].rm_state == "prepared" and seen == [1.0]
     assert world.held and world.held[0][1:4] == ("r1", "tm", world.held[0][3])
+
+
+# ---- the course's own 2PC (distlib.transactions.twopc) ------------------------------------------
+def twopc_nodes(n: int = 2, coord: type | None = None, part: type | None = None,
+                votes: dict | None = None, coord_log_delay: float = 0.0) -> dict:
+    from distlib.transactions.twopc import Coordinator, Participant
+    ps = tuple(f"p{i}" for i in range(1, n + 1))
+    # start_at=0: the coordinator begins tx 1 by itself (a "start" timer); log_delay=0 makes a
+    # forced write part of the step that asks for it, except where a window is the point.
+    nodes = {"coord": (coord or Coordinator, {"participants": ps, "start_at": 0.0,
+                                              "log_delay": coord_log_delay})}
+    for p in ps:
+        nodes[p] = (part or Participant, {"coordinator": "coord", "vote": (votes or {}).get(p, "yes"),
+                                          "log_delay": 0.0})
+    return nodes
+
+
+def _atomic():
+    from distlib.check.atomic import atomic_commitment_invariant
+    return {"atomic commitment": atomic_commitment_invariant}
+
+
+def _replays_faithfully(result, nodes) -> list[str]:
+    """Replay the counterexample; check the deliveries match; return the simulator checker's verdict."""
+    from distlib.check.atomic import check_atomic_commitment
+    world = replay(result.counterexample, nodes)
+    delivered = [(r.src, r.dst, r.msg) for r in world.trace.of(Deliver)]
+    expected, down = [], set()
+    for s in result.counterexample:          # a delivery to a crashed node is a Drop in the trace
+        if s.kind == "crash":
+            down.add(s.node)
+        elif s.kind == "restart":
+            down.discard(s.node)
+        elif s.kind in ("deliver", "duplicate") and s.node not in down:
+            expected.append((s.message.src, s.message.dst, s.message.msg))
+    assert delivered == expected
+    return check_atomic_commitment(world)
+
+
+def test_2pc_participant_crash_correct_holds_nolog_breaks_and_replays():
+    from distlib.transactions.twopc import NoLogParticipant
+    bounds = dict(max_crashes=1, crashable=["p1"], max_depth=8)
+    good = explore(twopc_nodes(2), _atomic(), **bounds)
+    assert good.status == "ok" and good.states > 1000
+    bad_nodes = twopc_nodes(2, part=NoLogParticipant)
+    bad = explore(bad_nodes, _atomic(), **bounds)
+    assert bad.status == "violation" and "p1 aborted" in bad.message
+    kinds = [s.kind for s in bad.counterexample]
+    assert "crash" in kinds and "restart" in kinds and len(kinds) == 8
+    assert any("atomic commitment broken" in v for v in _replays_faithfully(bad, bad_nodes))
+
+
+def test_2pc_coordinator_crash_correct_holds_eager_breaks_and_replays():
+    from distlib.transactions.twopc import EagerCoordinator
+    bounds = dict(max_crashes=1, crashable=["coord"], max_depth=8)
+    good = explore(twopc_nodes(2, coord_log_delay=0.005), _atomic(), **bounds)
+    assert good.status == "ok"
+    bad_nodes = twopc_nodes(2, coord=EagerCoordinator, coord_log_delay=0.005)
+    bad = explore(bad_nodes, _atomic(), **bounds)
+    assert bad.status == "violation"
+    # the decision left before it was logged; the coordinator crashed in that window
+    assert [s.kind for s in bad.counterexample][-2:] == ["crash", "restart"]
+    assert _replays_faithfully(bad, bad_nodes)
+
+
+def test_2pc_majority_coordinator_commits_over_a_no_vote():
+    from distlib.transactions.twopc import MajorityCoordinator
+    votes = {"p3": "no"}
+    assert explore(twopc_nodes(3, votes=votes), _atomic(), max_depth=7).status == "ok"
+    bad_nodes = twopc_nodes(3, coord=MajorityCoordinator, votes=votes)
+    bad = explore(bad_nodes, _atomic(), max_depth=7)
+    assert bad.status == "violation" and "p3 aborted" in bad.message
+    assert len(bad.counterexample) == 6       # start, 3 Prepares, 2 yes votes: commit
+    assert any("p3" in v for v in _replays_faithfully(bad, bad_nodes))
