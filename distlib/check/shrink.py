@@ -228,7 +228,9 @@ def shrink(schedule: FaultSchedule, fails: Callable[..., bool], *, until: float 
             # 3. a shorter run
             if use_until:
                 assert until is not None
-                until = _search_down(0.0, until, lambda u, fs=tuple(best): test(fs, u), resolution)
+                # (the shortest run tried is one resolution step: many runners reject until=0)
+                until = _search_down(min(resolution, until), until, lambda u, fs=tuple(best): test(fs, u),
+                                     resolution)
             if (tuple(best), until) == start:
                 break
     except _Budget:
