@@ -28,8 +28,8 @@ def test_twophase_has_exactly_tlcs_288_states_for_three_rms():
     assert spec_states(3) == 288          # the spec enumerated directly agrees
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_twophase_actor_model_matches_the_spec_for_smaller_sizes(n):
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_twophase_actor_model_matches_the_spec_for_other_sizes(n):
     assert check_twophase(n).states == spec_states(n)
 
 
@@ -333,6 +333,10 @@ def test_2pc_participant_crash_correct_holds_nolog_breaks_and_replays():
     kinds = [s.kind for s in bad.counterexample]
     assert "crash" in kinds and "restart" in kinds and len(kinds) == 8
     assert any("atomic commitment broken" in v for v in _replays_faithfully(bad, bad_nodes))
+    from distlib.viz import describe, spacetime  # the replayed trace draws like any other
+    world = replay(bad.counterexample, bad_nodes)
+    assert len(spacetime(world.trace).data) > 0
+    assert "1 crash, 1 restart" in describe(world.trace)
 
 
 def test_2pc_coordinator_crash_correct_holds_eager_breaks_and_replays():
