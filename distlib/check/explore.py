@@ -91,7 +91,9 @@ def canon(x: Any) -> Any:
     """A hashable, repr-stable normal form of ``x``: dicts and sets sorted, dataclasses by field.
 
     ``repr(canon(x))`` is the same in every process for equal states, whatever the
-    insertion history of the sets and dicts inside (set order depends on it).
+    insertion history of the sets and dicts inside (set order depends on it). Frozen
+    dataclasses are memoised by equality, so ``Vote(1)`` and ``Vote(True)`` (equal in
+    Python) share one form.
     """
     t = type(x)
     if t in _ATOMS:
