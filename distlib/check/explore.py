@@ -5,12 +5,11 @@ them (for a small configuration, up to some bounds). It drives the very same
 :class:`~distlib.sim.Node` classes the simulator runs, through its own runtime
 that records sends and timers instead of scheduling them::
 
-    >>> result = explore({"c": (Coordinator, {}), "p1": (Participant, {}), ...},
-    ...                  {"atomic": lambda view: ...}, max_crashes=1)
-    >>> result.status, result.states, len(result.counterexample)
-    ('violation', 1234, 7)
-    >>> world = replay(result.counterexample, nodes)   # the same run in the simulator
-    >>> spacetime(world.trace)                         # ... and as a diagram
+    result = explore(nodes, {"atomic": atomic_commitment_invariant}, max_crashes=1, max_depth=8)
+    result.status, result.states, len(result.counterexample)  # ('violation', 2333, 8)
+    print(result)                                  # the numbered steps of the shortest bad run
+    world = replay(result.counterexample, nodes)   # the same run in the simulator ...
+    spacetime(world.trace)                         # ... and as a diagram
 
 The model (in the style of TLC, Stateright and Maelstrom's lin-kv checker):
 
