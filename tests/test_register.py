@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from distlib.check.linearizability import check_linearizability
-from distlib.check.models import Register
-from distlib.sim import FaultSchedule, partition
-from distlib.storage.register import (
-    CPReplica,
-    Refused,
+from distlib.check.consistency import (
     causally_consistent,
     consistency_level,
     history_from_rows,
-    replica_names,
-    run_register,
     sequentially_consistent,
 )
+from distlib.check.linearizability import check_linearizability
+from distlib.check.models import Register
+from distlib.sim import FaultSchedule, partition
+from distlib.storage.register import CPReplica, Refused, replica_names, run_register
 
 
 def _ops_in(run, client, start, end):

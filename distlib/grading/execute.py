@@ -46,6 +46,12 @@ def normalize(nb: NotebookNode) -> NotebookNode:
                 del data[WIDGET_VIEW]
                 if not data:  # nothing but the widget view: drop the whole output
                     continue
+            # The kernel flushes stdout in chunks whose boundaries depend on timing: merge
+            # consecutive stream outputs of the same stream so the file does not.
+            if (out.get("output_type") == "stream" and kept and kept[-1].get("output_type") == "stream"
+                    and kept[-1].get("name") == out.get("name")):
+                kept[-1]["text"] = kept[-1]["text"] + out["text"]
+                continue
             kept.append(out)
         cell.outputs = kept
     return nb

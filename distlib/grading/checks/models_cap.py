@@ -11,18 +11,18 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from distlib.check.linearizability import LinOp, check_linearizability
-from distlib.check.models import UNKNOWN, CASRegister, ModelOp, Register
-from distlib.sim import FaultSchedule, History
-from distlib.sim.faults import PartitionFault
-from distlib.storage.register import (
+from distlib.check.consistency import (
     LEVELS,
     causally_consistent,
     consistency_level,
     history_from_rows,
-    run_register,
     sequentially_consistent,
 )
+from distlib.check.linearizability import LinOp, check_linearizability
+from distlib.check.models import UNKNOWN, CASRegister, ModelOp, Register
+from distlib.sim import FaultSchedule, History
+from distlib.sim.faults import PartitionFault
+from distlib.storage.register import run_register
 
 
 def _fail(message: str) -> None:
