@@ -289,8 +289,11 @@ def test_chapter_runs_and_widgets_redraw_in_chromium(lab: Lab, tmp_path: Path) -
                 if errors := _errors(page, allowed):
                     pytest.fail("error output after Run All:\n" + "\n".join(errors))
                 page.locator(".js-plotly-plot").first.wait_for(state="visible")
-                panel = page.locator(".jp-OutputArea-output .jupyter-widgets.widget-container")
-                assert panel.count() > 0, "no ipywidgets panel rendered"
+                # The control panel: a widget box holding an Output (a progress bar is a box too).
+                panel = page.locator(".jp-OutputArea-output .jupyter-widgets.widget-container").filter(
+                    has=page.locator(".widget-output")
+                )
+                assert panel.count() > 0, "no ipywidgets panel (a widget box with an Output) rendered"
                 assert panel.first.is_visible(), "ipywidgets panel is not visible"
                 shown, panel_errors = _panel_figure_and_errors(page, seconds=20)
                 assert shown and not panel_errors, (
@@ -311,7 +314,8 @@ def test_chapter_runs_and_widgets_redraw_in_chromium(lab: Lab, tmp_path: Path) -
                 assert shown and not panel_errors, f"after {tried[-1]}: panel messages {panel_errors}"
                 print(f"changed {tried[-1]}\n before: {before[:300]}\n after:  {after[:300]}")
 
-                page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+                # Screenshot the panel that was just redrawn: its controls at the top of the view.
+                panel.first.evaluate("e => e.scrollIntoView({block: 'start'})")
                 page.wait_for_timeout(500)  # let plotly finish its transition before the screenshot
                 page.screenshot(path=str(SCREENSHOT))
                 if errors := _errors(page, allowed):
