@@ -816,7 +816,8 @@ def partitioned_old_leader(seed: int = 2, *, cls: type[RaftNode] = RaftNode,
 
 
 def figure8(*, broken: bool = False, seed: int = 0,
-            monitors: Iterable[Callable[[World], None]] = ()) -> RaftRun:
+            monitors: Iterable[Callable[[World], None]] = (),
+            cls: type[RaftNode] | None = None) -> RaftRun:
     """The paper's Figure 8, scripted on five servers (no no-op on election, as in the figure).
 
     (a) n1 leads term 2 and puts index 2 (term 2) on n2 only. (b) n1 crashes; n5 wins term 3 and
@@ -824,9 +825,11 @@ def figure8(*, broken: bool = False, seed: int = 0,
     copies its term-2 entry to a majority. Correct Raft does NOT commit it (§5.4.2): (d) n1 crashes,
     n5 wins term 5 and overwrites index 2 everywhere — harmless, as it was never committed.
     With ``broken=True`` (:class:`OldTermCommitRaft`) n1 commits and applies it in (c), so (d)
-    erases a committed entry: State Machine Safety fails.
+    erases a committed entry: State Machine Safety fails. ``cls`` runs the script on any server
+    class (an exercise plugs a learner's commitment rule in this way).
     """
-    cls = OldTermCommitRaft if broken else RaftNode
+    if cls is None:
+        cls = OldTermCommitRaft if broken else RaftNode
     world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, latency=0.01,
                          election_timeout=(50.0, 60.0), heartbeat=0.05, noop_on_elect=False)
     nodes = world.nodes

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from distlib.check.raft_invariants import RaftMonitor
-from distlib.consensus.raft import LEADER, RaftNode, RequestVote, make_cluster
+from distlib.consensus.raft import LEADER, RaftNode, RequestVote, figure8, make_cluster
 
 
 def _fail(message: str) -> None:
@@ -156,38 +156,9 @@ class _CommitRaft(RaftNode):
 
 
 def figure8_run(cls: type[RaftNode]) -> RaftMonitor:
-    """The paper's Figure 8, scripted as in :func:`distlib.consensus.raft.figure8`, on ``cls`` servers."""
+    """The paper's Figure 8 (:func:`distlib.consensus.raft.figure8`) on ``cls`` servers, monitored."""
     monitor = RaftMonitor()
-    world = make_cluster(5, seed=0, cls=cls, monitors=[monitor], latency=0.01,
-                         election_timeout=(50.0, 60.0), heartbeat=0.05, noop_on_elect=False)
-    nodes = world.nodes
-
-    def at(t: float, fn: Callable[[], None]) -> None:
-        world.at(t, fn)
-
-    def propose(node: str, cmd: str) -> Callable[[], None]:
-        return lambda: world.status[node] == "up" and nodes[node].propose(cmd)
-
-    at(0.01, lambda: nodes["n2"].campaign())
-    at(0.1, propose("n2", "x@t1"))
-    at(0.3, lambda: nodes["n1"].campaign())
-    at(0.5, lambda: world.partition(["n1", "n2"], ["n3", "n4", "n5"]))
-    at(0.55, propose("n1", "y@t2"))
-    at(0.7, lambda: world.crash("n1"))
-    at(0.8, lambda: nodes["n5"].campaign())
-    at(0.95, lambda: world.partition(["n1", "n2"], ["n3", "n4"], ["n5"]))
-    at(1.0, propose("n5", "z@t3"))
-    at(1.1, lambda: world.crash("n5"))
-    at(1.2, world.heal)
-    at(1.2, lambda: world.restart("n1"))
-    at(1.3, lambda: nodes["n1"].campaign())
-    at(1.5, lambda: nodes["n1"].campaign())
-    at(1.8, lambda: world.crash("n1"))
-    at(1.9, lambda: world.restart("n5"))
-    at(2.0, lambda: nodes["n5"].campaign())
-    at(2.2, lambda: nodes["n5"].campaign())
-    at(2.4, propose("n5", "w@t5"))
-    world.run(until=3.0)
+    figure8(cls=cls, monitors=[monitor])
     return monitor
 
 
