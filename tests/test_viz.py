@@ -279,7 +279,7 @@ def test_panel_runs_redraws_and_passes_parsed_values():
     assert panel.runs == 3 and calls[-1][0] == 3
     assert len(_plotly_outputs(panel)) == 1          # replaced, not appended
     assert isinstance(panel.widget, __import__("ipywidgets").VBox)
-    assert panel._repr_mimebundle_()["text/plain"] == "Panel: ping"
+    assert panel._repr_mimebundle_()["text/plain"] == "Panel: ping [ok]"
 
 
 def test_panel_errors_show_a_message_and_keep_the_old_figure():
@@ -288,6 +288,8 @@ def test_panel_errors_show_a_message_and_keep_the_old_figure():
     # a typo in the schedule text box
     panel.inputs["faults"].value = "crash n2 at 0.3; partition n1 | at 2"
     assert "clause 2" in panel.error_text and "expected a node name after '|'" in panel.error_text
+    # the compared text/plain says so, so a notebook whose panel defaults fail fails nbval
+    assert panel._repr_mimebundle_()["text/plain"].startswith("Panel: ping [error: Invalid value: fault")
     assert "clause 2" in panel.error.value and "Traceback" not in panel.error.value
     assert panel.figure is good_fig and panel.output.outputs is good_out
     # a ValueError from the scenario itself

@@ -298,7 +298,10 @@ class Panel:
     # ---- display -----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         data = self.widget._repr_mimebundle_(**kwargs)
-        data["text/plain"] = f"Panel: {self.title}"   # short and stable: nbval compares text/plain
+        # Short and stable, because nbval compares text/plain: the title, and whether the panel's
+        # current values drew a figure -- so a chapter whose panel defaults fail, fails nbval.
+        state = f"error: {self.error_text}" if self.error_text else "ok"
+        data["text/plain"] = f"Panel: {self.title} [{state}]"
         return data
 
     def _ipython_display_(self) -> None:
