@@ -77,3 +77,82 @@ def check_multipaxos(run: Any) -> list[str]:
             if logs[a][:common] != logs[b][:common]:
                 out.append(f"{a} and {b} applied different commands in their common prefix")
     return out
+
+
+# ---- the same properties for the model checker (distlib.check.explore) ---------------------------
+MODEL_LEARNER = "learner"   # a name outside the cluster: acceptors' Accepted sends pile up there
+
+
+def paxos_model(classes: dict[str, type] | None = None, *, max_round: dict[str, int] | int = 1,
+                full_contact: bool = False) -> dict[str, tuple[type, dict[str, Any]]]:
+    """Node specs for :func:`distlib.check.explore.explore`: acceptors n1..n3, proposers n1 ("A"), n2 ("B").
+
+    Why the model is shaped like this:
+
+    - **History variable.** Agreement is a property of the *past* ("two different values were each
+      accepted by a majority at some time"), but a state holds only each acceptor's latest
+      acceptance. So acceptors announce ``Accepted`` to :data:`MODEL_LEARNER`, a name outside the
+      cluster; the explorer keeps such messages in ``view.outputs`` for ever, never delivers or drops
+      them. That list is a TLA+-style history variable: every (acceptor, ballot, value) ever accepted.
+    - **Finite.** ``max_round`` caps each proposer's ballot rounds (per node, or one int for both).
+    - **Small.** By default each proposer addresses a fixed majority — n1 asks {n1, n2}, n2 asks
+      {n2, n3} — which Lamport allows ("sends a request to each member of some set of acceptors",
+      §2.2); two of three is a majority, and the two sets meet only in n2. ``full_contact=True``
+      makes both address all three acceptors (about 300 times more states).
+    """
+    from distlib.consensus.paxos import PaxosNode
+
+    names = ("n1", "n2", "n3")
+    proposals = {"n1": "A", "n2": "B"}
+    quorum = {"n1": ("n1", "n2"), "n2": ("n2", "n3")}
+    rounds = max_round if isinstance(max_round, dict) else {n: max_round for n in proposals}
+    for n, r in rounds.items():
+        if n not in proposals:
+            raise ValueError(f"max_round names {n!r}, which is not a proposer (n1, n2)")
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ValueError(f"max_round[{n!r}] must be an integer >= 1 (got {r!r})")
+    specs: dict[str, tuple[type, dict[str, Any]]] = {}
+    for n in names:
+        cls = (classes or {}).get(n, PaxosNode)
+        config: dict[str, Any] = {"learners": (MODEL_LEARNER,)}
+        if n in proposals:
+            config.update(proposal=proposals[n], propose_at=0.0, max_round=rounds.get(n, 1))
+            if not full_contact:
+                config["acceptors"] = quorum[n]
+        specs[n] = (cls, config)
+    return specs
+
+
+def chosen_in_view(view: Any, acceptors: Iterable[str] = ("n1", "n2", "n3")) -> dict[Any, Any]:
+    """Ballot -> value for every ballot a majority accepted, from a model-checker state's history.
+
+    Reads the ``Accepted`` announcements in ``view.outputs`` (see :func:`paxos_model`).
+    """
+    acceptors = tuple(acceptors)
+    need = len(acceptors) // 2 + 1
+    accepted: dict[Any, set[str]] = {}
+    values: dict[Any, Any] = {}
+    for m in view.outputs:
+        if type(m.msg).__name__ == "Accepted" and m.src in acceptors:
+            accepted.setdefault(m.msg.n, set()).add(m.src)
+            values[m.msg.n] = m.msg.v
+    return {n: values[n] for n in sorted(accepted) if len(accepted[n]) >= need}
+
+
+def model_invariants(proposed: Iterable[Any] = ("A", "B")) -> dict[str, Any]:
+    """Agreement and validity as predicates over a model-checker :class:`StateView`."""
+    proposed = tuple(proposed)
+
+    def agreement(view: Any) -> bool | str:
+        chosen = chosen_in_view(view)
+        if len({repr(v) for v in chosen.values()}) > 1:
+            return "two values chosen: " + ", ".join(f"{v!r} at ballot {n!r}" for n, v in chosen.items())
+        return True
+
+    def validity(view: Any) -> bool | str:
+        for n, v in chosen_in_view(view).items():
+            if v not in proposed:
+                return f"{v!r} chosen at ballot {n!r} was never proposed"
+        return True
+
+    return {"agreement": agreement, "validity": validity}

@@ -101,7 +101,11 @@ class PaxosNode(Node):
 
     def __init__(self, *, acceptors: tuple[str, ...] | None = None, proposal: Any = None,
                  propose_at: float | None = None, retry: tuple[float, float] = (0.05, 0.15),
-                 backoff: bool = True):
+                 backoff: bool = True, max_round: int | None = None,
+                 learners: tuple[str, ...] | None = None):
+        if max_round is not None and (isinstance(max_round, bool) or not isinstance(max_round, int)
+                                      or max_round < 1):
+            raise ValueError(f"max_round must be None or an integer >= 1 (got {max_round!r})")
         if propose_at is not None and propose_at < 0:
             raise ValueError(f"propose_at must be >= 0 (got {propose_at!r})")
         lo, hi = retry
@@ -112,6 +116,8 @@ class PaxosNode(Node):
         self.propose_at = propose_at
         self.retry = retry
         self.backoff = backoff
+        self.max_round = max_round
+        self.learner_names = None if learners is None else tuple(learners)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -155,20 +161,30 @@ class PaxosNode(Node):
         self.storage["promised"] = msg.n
         self.storage["accepted_n"] = msg.n
         self.storage["accepted_v"] = msg.v
-        for learner in sorted(self.peers + (self.id,)):
+        for learner in self.learners():
             self.send(learner, Accepted(msg.n, msg.v))
+
+    def learners(self) -> list[str]:
+        """Who hears this acceptor's ``Accepted`` announcements (§2.3: here, every node by default)."""
+        if self.learner_names is not None:
+            return sorted(self.learner_names)
+        return sorted(self.peers + (self.id,))
 
     # ---- proposer (§2.2, phase 1a and 2a) ---------------------------------------------------------
     def start_round(self) -> None:
         # A ballot never used before: a persisted round counter, higher than any seen (§2.2).
         round_ = max(self.storage.get("round", 0), self.storage.get("seen_round", 0)) + 1
+        if self.max_round is not None and round_ > self.max_round:
+            self.phase = "idle"   # out of ballots (a model-checking bound): give up quietly
+            return
         self.storage["round"] = round_
         self.ballot = Ballot(round_, self.id)
         self.promises = {}
         self.phase = "prepare"
         for a in self.acceptors:
             self.send(a, Prepare(self.ballot))
-        self.set_timer("propose", self._retry_delay())
+        if self.max_round is None or round_ < self.max_round:   # no ballots left: no retry
+            self.set_timer("propose", self._retry_delay())
 
     def _retry_delay(self) -> float:
         lo, hi = self.retry
@@ -253,7 +269,7 @@ class ForgetfulAcceptor(PaxosNode):
             return
         self._volatile_promise = msg.n
         self._acc_n, self._acc_v = msg.n, msg.v
-        for learner in sorted(self.peers + (self.id,)):
+        for learner in self.learners():
             self.send(learner, Accepted(msg.n, msg.v))
 
 
@@ -263,7 +279,7 @@ class AcceptBelowPromise(PaxosNode):
     def on_accept(self, src: str, msg: Accept) -> None:
         self.storage["accepted_n"] = msg.n
         self.storage["accepted_v"] = msg.v
-        for learner in sorted(self.peers + (self.id,)):
+        for learner in self.learners():
             self.send(learner, Accepted(msg.n, msg.v))
 
 
