@@ -101,3 +101,29 @@ def test_model_rejects_bad_bounds():
         paxos_model(max_round=0)
     with pytest.raises(ValueError, match="max_round"):
         paxos_model(max_round={"n3": 1})
+
+
+# ---- the Paxos view (distlib.viz.paxos_view) reads the same traces ----------------------------------
+def test_paxos_view_is_deterministic_and_shows_the_violation():
+    import plotly.graph_objects as go
+
+    from distlib.consensus.paxos import PaxosNode, run_paxos
+    from distlib.sim import FaultSchedule, partition
+    from distlib.viz.paxos_view import paxos_figure, paxos_summary, timeline
+
+    sched = FaultSchedule([partition(["n2"], ["n1", "n3"], at=0.0, heal=0.15)])
+
+    def late(cls):
+        return run_paxos(1, proposals={"n1": "A", "n2": "B"}, propose_at={"n2": 0.2}, faults=sched,
+                         classes={"n2": cls}, until=0.5)
+
+    good, bad = late(PaxosNode), late(NoAdoptProposer)
+    assert paxos_figure(good.world).to_json() == paxos_figure(late(PaxosNode).world).to_json()
+    go.Figure(paxos_figure(bad.world).to_dict())            # validates every property
+    assert {repr(v) for _, _, v in timeline(good.world).chosen} == {"'A'"}
+    assert {repr(v) for _, _, v in timeline(bad.world).chosen} == {"'A'", "'B'"}
+    assert "AGREEMENT VIOLATED" in paxos_summary(bad.world)
+    assert "AGREEMENT VIOLATED" not in paxos_summary(good.world)
+    # A correct acceptor's promise never goes down.
+    for steps in timeline(good.world).promised.values():
+        assert [s.ballot for s in steps] == sorted(s.ballot for s in steps)
