@@ -288,16 +288,9 @@ def test_replay_world_runs_monitors_after_each_step():
 # ---- the course's own 2PC (distlib.transactions.twopc) ------------------------------------------
 def twopc_nodes(n: int = 2, coord: type | None = None, part: type | None = None,
                 votes: dict | None = None, coord_log_delay: float = 0.0) -> dict:
-    from distlib.transactions.twopc import Coordinator, Participant
-    ps = tuple(f"p{i}" for i in range(1, n + 1))
-    # start_at=0: the coordinator begins tx 1 by itself (a "start" timer); log_delay=0 makes a
-    # forced write part of the step that asks for it, except where a window is the point.
-    nodes = {"coord": (coord or Coordinator, {"participants": ps, "start_at": 0.0,
-                                              "log_delay": coord_log_delay})}
-    for p in ps:
-        nodes[p] = (part or Participant, {"coordinator": "coord", "vote": (votes or {}).get(p, "yes"),
-                                          "log_delay": 0.0})
-    return nodes
+    from distlib.transactions.twopc import Coordinator, Participant, model_nodes
+    return model_nodes(n, coordinator_cls=coord or Coordinator, participant_cls=part or Participant,
+                       votes=votes, coord_log_delay=coord_log_delay)
 
 
 def _atomic():

@@ -868,6 +868,29 @@ def random_2pc(seed: int, participants: int = 3, *, coordinator_cls: type[Coordi
                    participant_cls=participant_cls)
 
 
+def model_nodes(participants: int = 2, *, coordinator_cls: type[Coordinator] = Coordinator,
+                participant_cls: type[Participant] = Participant, votes: Mapping[str, str] | None = None,
+                coord_log_delay: float = 0.0) -> dict[str, tuple[type, dict[str, Any]]]:
+    """The 2PC cluster as ``{name: (class, config)}`` for the model checker (:mod:`distlib.check.explore`).
+
+    The coordinator starts tx 1 by itself. ``log_delay=0`` makes each forced write part of the step
+    that asks for it (fewer states); give the coordinator a delay where the window between deciding
+    and logging is the point (``EagerCoordinator``).
+    """
+    if isinstance(participants, bool) or not isinstance(participants, int) or not 1 <= participants <= 9:
+        raise ValueError(f"participants must be an integer in 1..9 (got {participants!r})")
+    names = _participant_names(participants)
+    for p in votes or {}:
+        if p not in names:
+            raise ValueError(f"votes names unknown participant {p!r}; participants are {', '.join(names)}")
+    nodes: dict[str, tuple[type, dict[str, Any]]] = {
+        "coord": (coordinator_cls, {"participants": names, "start_at": 0.0, "log_delay": coord_log_delay})}
+    for p in names:
+        nodes[p] = (participant_cls, {"coordinator": "coord", "vote": (votes or {}).get(p, "yes"),
+                                      "log_delay": 0.0})
+    return nodes
+
+
 # Named scenarios for the CLI, notebooks and widgets: name -> (description, thunk(seed)).
 SCENARIOS: dict[str, tuple[str, Callable[[int], TwoPCRun]]] = {
     "commit": ("all participants vote yes: commit", lambda s: run_2pc(seed=s)),
