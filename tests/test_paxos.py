@@ -3,7 +3,7 @@
 import pytest
 
 from distlib.check.paxos_invariants import check_multipaxos, check_paxos, chosen_values
-from distlib.consensus.multipaxos import MultiPaxosNode, run_multipaxos
+from distlib.consensus.multipaxos import MultiPaxosNode, random_multipaxos, run_multipaxos
 from distlib.consensus.paxos import (
     Accept,
     AcceptBelowPromise,
@@ -15,6 +15,7 @@ from distlib.consensus.paxos import (
     Prepare,
     Promise,
     dueling_proposers,
+    random_paxos,
     run_paxos,
 )
 from distlib.sim import FaultSchedule, World, crash
@@ -95,11 +96,7 @@ def test_dueling_proposers_livelock_without_backoff_and_decide_with_it():
     assert len({v for v in calm.learned.values()}) == 1 and None not in calm.learned.values()
 
 
-def random_run(seed: int, **kwargs):
-    faults = FaultSchedule.random(seed, NODES, horizon=1.0, faults=3, kinds=("crash", "partition", "pause"))
-    return run_paxos(seed, proposals={"n1": "A", "n2": "B", "n3": "C"},
-                     propose_at={"n1": 0.0, "n2": 0.05 + 0.01 * (seed % 7), "n3": 0.3},
-                     loss=0.1, duplicate=0.05, faults=faults, until=2.0, **kwargs)
+random_run = random_paxos
 
 
 def test_agreement_and_validity_hold_under_random_faults():
@@ -148,8 +145,7 @@ def test_multipaxos_replicates_commands_in_order():
 
 def test_multipaxos_safe_and_live_under_random_faults():
     for seed in range(150):
-        faults = FaultSchedule.random(seed, NODES, horizon=3.0, faults=3)
-        run = run_multipaxos(seed, loss=0.05, duplicate=0.05, faults=faults, until=6.0)
+        run = random_multipaxos(seed)
         assert check_multipaxos(run) == [], f"seed {seed}"
         assert any(set(run.commands) <= set(log) for log in run.logs.values()), f"seed {seed} stalled"
 

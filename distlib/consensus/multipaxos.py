@@ -362,3 +362,12 @@ def run_multipaxos(seed: int = 0, *, nodes: int = 3, commands: int = 10, loss: f
         faults.apply(world)
     world.run(until=until)
     return MultiPaxosRun(world, cmds)
+
+
+def random_multipaxos(seed: int, **kwargs: Any) -> MultiPaxosRun:
+    """Ten commands on three nodes under up to three random faults in the first 3 s (crash/restart,
+    partition, pause), 5% loss and duplication; 6 s in all, so the cluster can finish after healing."""
+    from distlib.sim import FaultSchedule
+
+    faults = FaultSchedule.random(seed, ["n1", "n2", "n3"], horizon=3.0, faults=3)
+    return run_multipaxos(seed, loss=0.05, duplicate=0.05, faults=faults, until=6.0, **kwargs)

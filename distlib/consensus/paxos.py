@@ -334,6 +334,18 @@ def run_paxos(seed: int = 0, *, nodes: int = 3, proposals: dict[str, Any] | None
     return PaxosRun(world, proposals)
 
 
+def random_paxos(seed: int, **kwargs: Any) -> PaxosRun:
+    """Three proposers (A at 0, B soon after, C at 0.3 s) under faults drawn from ``seed``: up to three
+    crashes/partitions/pauses in the first second, 10% loss, 5% duplication. Used by sweeps."""
+    from distlib.sim import FaultSchedule
+
+    faults = FaultSchedule.random(seed, ["n1", "n2", "n3"], horizon=1.0, faults=3,
+                                  kinds=("crash", "partition", "pause"))
+    return run_paxos(seed, proposals={"n1": "A", "n2": "B", "n3": "C"},
+                     propose_at={"n1": 0.0, "n2": 0.05 + 0.01 * (seed % 7), "n3": 0.3},
+                     loss=0.1, duplicate=0.05, faults=faults, until=2.0, **kwargs)
+
+
 def dueling_proposers(seed: int = 0, *, backoff: bool = False, until: float = 2.0) -> PaxosRun:
     """Two proposers that keep pre-empting each other's ballots (§2.4's livelock) unless they back off.
 
