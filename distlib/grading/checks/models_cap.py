@@ -24,10 +24,7 @@ from distlib.sim import FaultSchedule, History
 from distlib.sim.faults import PartitionFault
 from distlib.storage.register import run_register
 
-
-def _fail(message: str) -> None:
-    raise AssertionError("wrong, because " + message)
-
+from .feedback import fail as _fail
 
 # ---- models-classify -----------------------------------------------------------------------------
 # (process, f, value, start, end): every operation ok; writes write distinct values; initial None.

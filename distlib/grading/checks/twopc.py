@@ -11,21 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .feedback import call as _call
+from .feedback import fail as _fail
+
 PARTICIPANTS = ["p1", "p2", "p3"]
 
 
-def _fail(message: str) -> None:
-    raise AssertionError("wrong, because " + message)
-
-
-def _call(fn: Callable, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # a student's bug: report it as feedback, not a crash
-        _fail(f"calling {getattr(fn, '__name__', 'your function')}{args!r} raised "
-              f"{type(exc).__name__}: {exc}")
 
 
 # ---- 2pc-decide --------------------------------------------------------------------------------
