@@ -93,7 +93,8 @@ def timeline(trace: Trace | World, acceptors: Sequence[str] | None = None) -> Pa
         if len(set(acc)) != len(acc) or not all(isinstance(a, str) for a in acc):
             raise ValueError(f"acceptors must be distinct node names (got {acceptors!r})")
     proposers = sorted({r.src for r in sends if _kind(r.msg) == "Prepare"}, key=_natural)
-    end = max((r.time for r in tr), default=0.0)
+    last = max((r.time for r in tr), default=0.0)
+    end = last + 0.05 * (last or 1.0)   # open bars run a little past the last event, so they show
     need = len(acc) // 2 + 1
 
     # Proposer phases: ballot -> first Prepare / first Accept time.
