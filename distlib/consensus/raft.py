@@ -622,8 +622,10 @@ class RaftNode(Node):
         return out
 
     def describe(self) -> str:
-        """One line: ``n1 leader t3 log[1..7] commit=6``."""
-        log = " ".join(f"{self.snap_index + 1 + k}:t{e.term}" for k, e in enumerate(self.log[-6:]))
+        """One line: role, term, snapshot, commit and last index, and the last six entries (index:tTerm)."""
+        tail = self.log[-6:]
+        first = self.snap_index + len(self.log) - len(tail) + 1   # the log index of tail[0]
+        log = " ".join(f"{first + k}:t{e.term}" for k, e in enumerate(tail))
         return (f"{self.id} {self.role:<9} term={self.current_term} snap={self.snap_index} "
                 f"commit={self.commit_index} last={self.last_index} [{log}]")
 
