@@ -495,3 +495,24 @@ def test_kv_followers_redirect_and_a_one_server_cluster_answers():
     solo.process(kv_client(solo, "c1", ["n1"], ops=5))
     solo.run(until=3.0)
     assert sum(1 for op in solo.history if op.type == "ok") == 5
+
+
+def test_append_model_keeps_timed_out_writes_observed_through_appends():
+    """Regression (bench_raft seed 6769): a timed-out write seen by a read only *through* a later
+    append ('c;b;') was pruned as "never observed", and a linearizable history came out Illegal."""
+    from distlib.check.linearizability import check_linearizability
+    from distlib.check.raft_invariants import AppendKVStore
+    from distlib.sim import History
+
+    h = History()
+    w1 = h.invoke("c1", "write", "x", "a;", 0.0)
+    ap = h.invoke("c2", "append", "x", "b;", 0.0)
+    h.complete(w1, "ok", None, 0.2)
+    w2 = h.invoke("c1", "write", "x", "c;", 0.3)    # times out: may or may not have happened
+    h.complete(ap, "ok", None, 0.4)
+    rd = h.invoke("c2", "read", "x", None, 0.5)
+    h.complete(rd, "ok", "c;b;", 0.6)
+    h.complete(w2, "info", None, 1.0)
+    assert check_linearizability(h, AppendKVStore()).verdict == "Ok"
+    h[-2] = h[-2].__class__("c2", "ok", "read", "x", "a;c;", 0.6)   # no order explains this one
+    assert check_linearizability(h, AppendKVStore()).verdict == "Illegal"
