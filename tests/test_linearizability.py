@@ -362,3 +362,21 @@ def test_write_of_the_current_value_is_not_treated_as_read_only():
     res = check_linearizability(h, CASRegister())
     assert res.ok, res.explain()
     assert_witness(res, CASRegister())
+
+
+def test_compare_figure_stacks_histories_on_one_time_axis():
+    from distlib.storage.register import run_register
+    from distlib.viz.history import compare_figure
+
+    rows = []
+    for mode in ("cp", "ap"):
+        run = run_register(mode, 1, clients=3, until=3.0, partition=["n1"], partition_at=0.5, heal_at=1.5)
+        rows.append((mode, run.history, run.check()))
+    fig = compare_figure(rows, title="same partition")
+    assert [a.text for a in fig.layout.annotations] == ["cp", "ap"]          # one titled row each
+    assert {t.yaxis for t in fig.data} == {"y", "y2"}
+    shown = [t.name for t in fig.data if t.showlegend]
+    assert len(shown) == len(set(shown))                                      # no duplicate legend entries
+    assert fig.to_json() == compare_figure(rows, title="same partition").to_json()
+    with pytest.raises(ValueError, match="panels"):
+        compare_figure([])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
@@ -159,3 +159,39 @@ def history_summary(history: Iterable[Op] | Iterable[LinOp], result: LinResult |
 
 
 __all__ = ["history_figure", "history_summary"]
+
+
+def compare_figure(panels: Sequence[tuple[str, Iterable[Op] | Iterable[LinOp], LinResult | None]], *,
+                   title: str | None = None) -> go.Figure:
+    """Several histories stacked on one time axis, one row each: ``[(label, history, result), ...]``.
+
+    For side-by-side comparisons (the CP and the AP register under the same partition): each row
+    is :func:`history_figure` of its history, titled by its label.
+    """
+    from plotly.subplots import make_subplots
+
+    if not panels:
+        raise ValueError("panels must name at least one (label, history, result) triple")
+    figs = [history_figure(h, r) for _, h, r in panels]
+    heights = [len(f.layout.yaxis.categoryarray or ()) or 1 for f in figs]
+    out = make_subplots(rows=len(figs), cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        row_heights=[h / sum(heights) for h in heights],
+                        subplot_titles=[label for label, _, _ in panels])
+    seen: set[str] = set()
+    left = min(f.layout.xaxis.range[0] for f in figs)
+    right = max(f.layout.xaxis.range[1] for f in figs)
+    for row, fig in enumerate(figs, 1):
+        for trace in fig.data:
+            trace = go.Figure(trace).data[0]          # a copy, free to re-home on this row
+            trace.showlegend = bool(trace.name) and trace.name not in seen and trace.showlegend is not False
+            seen.add(trace.name or "")
+            trace.legendgroup = trace.name
+            out.add_trace(trace, row=row, col=1)
+        out.update_yaxes(categoryorder="array", categoryarray=fig.layout.yaxis.categoryarray, row=row, col=1)
+    out.update_xaxes(range=[left, right], zeroline=False)
+    out.update_xaxes(title="time (s)", row=len(figs), col=1)
+    out.update_layout(title=title, barmode="overlay", bargap=0.3,
+                      height=120 + sum(60 * h + 40 for h in heights),
+                      margin=dict(l=60, r=20, t=90, b=50), uniformtext=dict(minsize=9, mode="show"),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0))
+    return out
