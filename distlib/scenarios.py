@@ -238,3 +238,76 @@ def twopc(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01
 def twopc_blocking(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
     from distlib.transactions.twopc import blocking_scenario
     return blocking_scenario(seed=seed, until=until, participants=nodes)
+
+
+# ---- Paxos and Multi-Paxos (distlib.consensus, imported lazily) ------------------------------------------
+@register("paxos", "single-decree Paxos: n1 proposes 'A', n2 proposes 'B' 20 ms later; every node is an "
+          "acceptor and learner", PARAMS, lambda n: _names(3 if n is None else n))
+def paxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
+          faults: FaultSchedule | None = None, until: float = 2.0) -> Any:
+    from distlib.consensus.paxos import run_paxos
+    return run_paxos(seed, nodes=_check_nodes(nodes, 2, 9), proposals={"n1": "A", "n2": "B"},
+                     propose_at={"n1": 0.0, "n2": 0.02}, loss=loss, latency=latency,
+                     faults=_check_faults(faults), until=until)
+
+
+@register("paxos-duel", "two Paxos proposers retrying without back-off pre-empt each other for ever "
+          "(livelock); safety still holds", ("seed", "until"), lambda n: _names(3))
+def paxos_duel(seed: int = 0, until: float = 2.0) -> Any:
+    from distlib.consensus.paxos import dueling_proposers
+    return dueling_proposers(seed, backoff=False, until=until)
+
+
+@register("multipaxos", "Multi-Paxos replicated log: a client submits 10 commands, following redirects",
+          ("seed", "nodes", "loss", "faults", "until"), lambda n: _names(3 if n is None else n))
+def multipaxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, faults: FaultSchedule | None = None,
+               until: float = 4.0) -> Any:
+    from distlib.consensus.multipaxos import run_multipaxos
+    return run_multipaxos(seed, nodes=_check_nodes(nodes, 1, 9), loss=loss, faults=_check_faults(faults),
+                          until=until)
+
+
+# ---- Raft's named scenarios (chapter 03) ----------------------------------------------------------------
+@register("raft-split-vote", "Raft: five servers with nearly equal election timeouts split the vote",
+          ("seed", "until"), lambda n: _names(5))
+def raft_split_vote(seed: int = 3, until: float = 3.0) -> Any:
+    from distlib.consensus.raft import split_vote
+    return split_vote(seed, until=until)
+
+
+@register("raft-leader-crash", "Raft: the leader crashes at t=1, a new one is elected, the old one restarts "
+          "at t=2 and catches up", ("seed", "until"), lambda n: _names(5))
+def raft_leader_crash(seed: int = 1, until: float = 3.0) -> Any:
+    from distlib.consensus.raft import leader_crash
+    return leader_crash(seed, until=until)
+
+
+@register("raft-old-leader", "Raft: a leader cut off in a minority cannot commit; its entries are "
+          "overwritten when the partition heals", ("seed", "until"), lambda n: _names(5))
+def raft_old_leader(seed: int = 2, until: float = 4.0) -> Any:
+    from distlib.consensus.raft import partitioned_old_leader
+    return partitioned_old_leader(seed, until=until)
+
+
+@register("raft-figure8", "Raft: the paper's Figure 8, where the current-term commit rule prevents a "
+          "lost commit", ("seed",), lambda n: _names(5))
+def raft_figure8(seed: int = 0) -> Any:
+    from distlib.consensus.raft import figure8
+    return figure8(seed=seed)
+
+
+# ---- the replicated register of chapter 01 (distlib.storage) ---------------------------------------
+def _register_scenario(mode: str):
+    def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | None = None, until: float = 5.0) -> Any:
+        from distlib.storage.register import run_register
+        return run_register(mode, seed, replicas=_check_nodes(nodes, 1, 9),
+                            faults=_check_faults(faults), until=until)
+    return fn
+
+
+register("register-cp", "chapter 01's register in CP mode (ABD majority quorums): refuses on a "
+         "minority side", ("seed", "nodes", "faults", "until"),
+         lambda n: _names(3 if n is None else n))(_register_scenario("cp"))
+register("register-ap", "chapter 01's register in AP mode (local answers + anti-entropy): always "
+         "available, not linearizable under a partition", ("seed", "nodes", "faults", "until"),
+         lambda n: _names(3 if n is None else n))(_register_scenario("ap"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from distlib import cli, scenarios
+from distlib.sim import Send
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +126,10 @@ def test_registry_refuses_unknown_scenarios_and_parameters():
         scenarios.run("2pc-blocking", faults="crash coord at 1")
     run = scenarios.run("pingpong", seed=2, nodes=3, until=1)
     assert run.world.seed == 2 and sorted(run.world.nodes) == ["n1", "n2", "n3"]
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+def test_every_registered_scenario_runs_with_its_defaults(name):
+    run = scenarios.run(name)
+    assert run.world.trace.of(Send), f"{name} sent no message"
+    assert run.summary().strip()
