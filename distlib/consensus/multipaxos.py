@@ -16,17 +16,10 @@ from typing import Any
 
 from distlib.sim import Node
 
-from .paxos import Ballot, majority
+# Phase 1's Prepare and the Nack carry nothing slot-specific: the single-decree messages serve.
+from .paxos import Ballot, Nack, Prepare, majority
 
 NOOP = "no-op"
-
-
-@dataclass(frozen=True)
-class Prepare:
-    n: Ballot
-
-    def __repr__(self) -> str:
-        return f"Prepare(n={self.n!r})"
 
 
 @dataclass(frozen=True)
@@ -36,15 +29,6 @@ class Promise:
 
     def __repr__(self) -> str:
         return f"Promise(n={self.n!r}, accepted={len(self.accepted)} slots)"
-
-
-@dataclass(frozen=True)
-class Nack:
-    n: Ballot
-    promised: Ballot
-
-    def __repr__(self) -> str:
-        return f"Nack(n={self.n!r}, promised={self.promised!r})"
 
 
 @dataclass(frozen=True)
