@@ -4,6 +4,10 @@
     python -m distlib run pingpong --seed 3 --loss 0.2
     python -m distlib run 2pc --faults "crash coord at 0.05 restart 1; partition p1 | p2,p3 at 0.02 heal 0.5"
     python -m distlib run gossip --nodes 8 --latency 0.01,0.2 --html gossip.html
+    python -m distlib sweep 2pc --seeds 10000
+
+``sweep`` runs a randomized scenario for many seeds with a text progress bar (on a terminal) and
+checks every run; it exits 1 if any run violated a property, printing the first failing seed.
 
 ``run`` prints the trace (``Trace.format``), a summary, and with ``--html`` writes the
 space-time diagram as a standalone HTML page. Bad arguments print one line on stderr
@@ -81,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--html", default=None, metavar="FILE", help="write the space-time diagram to FILE")
     r.add_argument("--limit", type=_non_negative_int, default=200,
                    help="print at most N trace records (default 200; 0 prints all)")
+    w = sub.add_parser("sweep", help="run a randomized scenario for many seeds and check every run")
+    w.add_argument("name", help="one of: " + ", ".join(scenarios.SWEEPS))
+    w.add_argument("--seeds", type=_non_negative_int, default=1000, help="how many seeds (default 1000)")
+    w.add_argument("--start", type=_non_negative_int, default=0, help="first seed (default 0)")
     return ap
 
 
@@ -130,6 +138,21 @@ def _run(args: argparse.Namespace, out) -> None:
         print(f"wrote the space-time diagram to {args.html}", file=out)
 
 
+def _sweep(args: argparse.Namespace, out) -> int:
+    from distlib.check.sweep import sweep
+    from distlib.viz.progressbar import progress
+
+    run, check = scenarios.sweep_parts(args.name)
+    seeds = range(args.start, args.start + args.seeds)
+    result = sweep(run, progress(seeds, desc=args.name), check)
+    print(f"{args.name}: {result.summary()}", file=out)
+    if result.first_failing_seed is not None:
+        for v in result.violations[result.first_failing_seed]:
+            print(f"  seed {result.first_failing_seed}: {v}", file=out)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out=None) -> int:
     """The CLI; returns the exit status (0 ok, 2 bad arguments)."""
     out = out or sys.stdout
@@ -137,6 +160,11 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
     try:
         if args.command == "list":
             print(_list(), file=out)
+            print("\nsweeps (python -m distlib sweep NAME --seeds N):", file=out)
+            for name, (description, _) in scenarios.SWEEPS.items():
+                print(f"  {name:<12} {description}", file=out)
+        elif args.command == "sweep":
+            return _sweep(args, out)
         else:
             _run(args, out)
     except ValueError as e:

@@ -311,3 +311,70 @@ register("register-cp", "chapter 01's register in CP mode (ABD majority quorums)
 register("register-ap", "chapter 01's register in AP mode (local answers + anti-entropy): always "
          "available, not linearizable under a partition", ("seed", "nodes", "faults", "until"),
          lambda n: _names(3 if n is None else n))(_register_scenario("ap"))
+
+
+# ---- seed sweeps: a randomized scenario and the checker that judges each run ---------------------------
+def _sweep_2pc() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.atomic import check_atomic_commitment
+    from distlib.transactions.twopc import random_2pc
+    return random_2pc, check_atomic_commitment
+
+
+def _sweep_paxos() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.paxos_invariants import check_paxos
+    from distlib.consensus.paxos import random_paxos
+    return random_paxos, check_paxos
+
+
+def _sweep_multipaxos() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.paxos_invariants import check_multipaxos
+    from distlib.consensus.multipaxos import random_multipaxos
+    return random_multipaxos, check_multipaxos
+
+
+def _sweep_raft() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.raft_invariants import fuzz
+    from distlib.consensus.raft import RaftNode
+    from distlib.consensus.raft_kv import KVNode
+
+    def run(seed: int) -> Any:   # as benchmarks/bench_raft.py: every 10th seed a key-value run
+        kv = seed % 10 == 9
+        return fuzz(seed, duration=2.0, cls=KVNode if kv else RaftNode, kv=kv)
+
+    return run, lambda result: result.problems()
+
+
+def _sweep_register_cp() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.sim import FaultSchedule
+    from distlib.storage.register import run_register
+
+    def run(seed: int) -> Any:
+        faults = FaultSchedule.random(seed, _names(3), horizon=3.0, faults=3)
+        return run_register("cp", seed, faults=faults, until=4.0)
+
+    def check(result: Any) -> list[str]:
+        verdict = result.check()
+        return [] if verdict.ok else [f"linearizability: {verdict.verdict}: {verdict.reason}"]
+    return run, check
+
+
+SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
+    "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
+            "checks atomic commitment", _sweep_2pc),
+    "paxos": ("single-decree Paxos, three proposers, random faults; checks agreement and validity",
+              _sweep_paxos),
+    "multipaxos": ("Multi-Paxos, ten commands, random faults; checks per-slot agreement",
+                   _sweep_multipaxos),
+    "raft": ("Raft under random faults, loss, duplication, reordering; checks the four safety "
+             "properties after every event (every 10th seed a KV run, checked for linearizability)",
+             _sweep_raft),
+    "register-cp": ("chapter 01's CP register under random faults; checks linearizability",
+                    _sweep_register_cp),
+}
+
+
+def sweep_parts(name: str) -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    """``(run(seed), check(result) -> violations)`` of the named sweep."""
+    if name not in SWEEPS:
+        raise ValueError(f"sweep must be one of {', '.join(SWEEPS)} (got {name!r})")
+    return SWEEPS[name][1]()

@@ -133,3 +133,27 @@ def test_every_registered_scenario_runs_with_its_defaults(name):
     run = scenarios.run(name)
     assert run.world.trace.of(Send), f"{name} sent no message"
     assert run.summary().strip()
+
+
+@pytest.mark.parametrize("name", sorted(scenarios.SWEEPS))
+def test_every_sweep_runs_and_reports(name):
+    buf = io.StringIO()
+    assert cli.main(["sweep", name, "--seeds", "3"], out=buf) == 0
+    assert buf.getvalue().startswith(f"{name}: 3 seeds, 0 with violations")
+
+
+def test_sweep_exits_1_and_names_the_first_failing_seed(monkeypatch):
+    from distlib.check.paxos_invariants import check_paxos
+    from distlib.consensus.paxos import NoAdoptProposer, random_paxos
+
+    broken = ("broken", lambda: (lambda seed: random_paxos(seed, node_cls=NoAdoptProposer), check_paxos))
+    monkeypatch.setitem(scenarios.SWEEPS, "broken-paxos", broken)
+    buf = io.StringIO()
+    assert cli.main(["sweep", "broken-paxos", "--seeds", "20"], out=buf) == 1
+    text = buf.getvalue()
+    assert "with violations; first failing seed" in text and "agreement violated" in text
+
+
+def test_sweep_rejects_unknown_names(capsys):
+    assert cli.main(["sweep", "nope"]) == 2
+    assert "sweep must be one of" in capsys.readouterr().err
