@@ -380,3 +380,19 @@ def test_compare_figure_stacks_histories_on_one_time_axis():
     assert fig.to_json() == compare_figure(rows, title="same partition").to_json()
     with pytest.raises(ValueError, match="panels"):
         compare_figure([])
+
+
+def test_fault_windows_are_shaded_and_labelled():
+    from distlib.sim import FaultSchedule, crash, partition
+    from distlib.storage.register import run_register
+    from distlib.viz.history import history_figure
+
+    run = run_register("ap", 1, clients=2, until=2.0, partition=["n1"], partition_at=0.5, heal_at=1.0)
+    plain = history_figure(run.history, run.check())
+    shaded = history_figure(run.history, run.check(),
+                            faults=FaultSchedule([partition(["n1"], ["n2", "n3"], at=0.5, heal=1.0),
+                                                  crash("n2", at=1.2)]))
+    assert len(plain.layout.shapes) == 0
+    bands = [(s.x0, s.x1) for s in shaded.layout.shapes]
+    assert bands[0] == (0.5, 1.0) and bands[1][0] == 1.2 and bands[1][1] > 1.2   # open crash: to the end
+    assert [a.text for a in shaded.layout.annotations] == ["partition n1 | n2,n3", "crash n2"]

@@ -43,8 +43,26 @@ def _label(model: Model, op: LinOp) -> str:
     return text
 
 
+def fault_bands(fig: go.Figure, faults: Iterable[object] | None, end: float) -> go.Figure:
+    """Shade each fault's time window (partition, cut, crash, pause) across the whole figure, labelled.
+
+    ``faults`` is a :class:`~distlib.sim.FaultSchedule` (or its faults); an open-ended fault runs to
+    ``end``. Shapes span the paper height, so stacked rows share one band.
+    """
+    for fault in faults or ():
+        start = getattr(fault, "at", None)
+        stop = next((getattr(fault, a) for a in ("heal", "restart", "resume")
+                     if getattr(fault, a, None) is not None), end)
+        if start is None:
+            continue
+        fig.add_vrect(x0=start, x1=stop, fillcolor=theme.FAULT, opacity=0.08, line_width=0, layer="below",
+                      annotation_text=str(fault).split(" at ")[0], annotation_position="top left",
+                      annotation_font=dict(size=10, color=theme.FAULT))
+    return fig
+
+
 def history_figure(history: Iterable[Op] | Iterable[LinOp], result: LinResult | None = None, *,
-                   title: str | None = None) -> go.Figure:
+                   title: str | None = None, faults: Iterable[object] | None = None) -> go.Figure:
     """A bar per operation per client; with ``result``, the linearization order and the culprit."""
     if result is not None:
         ops = result.operations
@@ -141,7 +159,7 @@ def history_figure(history: Iterable[Op] | Iterable[LinOp], result: LinResult | 
         xaxis=dict(title="time (s)", range=[left, right], zeroline=False),
         yaxis=dict(categoryorder="array", categoryarray=list(reversed(lanes)), title=None),
     )
-    return fig
+    return fault_bands(fig, faults, right)
 
 
 def history_summary(history: Iterable[Op] | Iterable[LinOp], result: LinResult | None = None) -> str:
@@ -162,7 +180,7 @@ __all__ = ["history_figure", "history_summary"]
 
 
 def compare_figure(panels: Sequence[tuple[str, Iterable[Op] | Iterable[LinOp], LinResult | None]], *,
-                   title: str | None = None) -> go.Figure:
+                   title: str | None = None, faults: Iterable[object] | None = None) -> go.Figure:
     """Several histories stacked on one time axis, one row each: ``[(label, history, result), ...]``.
 
     For side-by-side comparisons (the CP and the AP register under the same partition): each row
@@ -194,4 +212,4 @@ def compare_figure(panels: Sequence[tuple[str, Iterable[Op] | Iterable[LinOp], L
                       height=120 + sum(60 * h + 40 for h in heights),
                       margin=dict(l=60, r=20, t=90, b=50), uniformtext=dict(minsize=9, mode="show"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1.0))
-    return out
+    return fault_bands(out, faults, right)
