@@ -21,3 +21,14 @@ def call(fn: Callable, *args: Any) -> Any:
     except Exception as exc:  # a learner's bug: report it as feedback, not a crash
         fail(f"calling {getattr(fn, '__name__', 'your function')}{args!r} raised "
              f"{type(exc).__name__}: {exc}")
+
+
+def check_schedule(schedule: Any, *, max_faults: int = 3, min_faults: int = 0) -> None:
+    """A bug-hunt answer must be a :class:`~distlib.sim.FaultSchedule` of a sensible size."""
+    from distlib.sim import FaultSchedule
+
+    if not isinstance(schedule, FaultSchedule):
+        fail(f"schedule must be a FaultSchedule (got {type(schedule).__name__}).")
+    if not min_faults <= len(schedule) <= max_faults:
+        wanted = (f"at most {max_faults}" if min_faults == 0 else f"{min_faults} to {max_faults}")
+        fail(f"use {wanted} faults (you used {len(schedule)}); the bug needs only one.")

@@ -24,6 +24,7 @@ from distlib.sim import FaultSchedule, History
 from distlib.sim.faults import PartitionFault
 from distlib.storage.register import run_register
 
+from .feedback import check_schedule
 from .feedback import fail as _fail
 
 # ---- models-classify -----------------------------------------------------------------------------
@@ -107,10 +108,7 @@ def hunt_run(mode: str, schedule: FaultSchedule | None = None) -> Any:
 
 def check_ap_partition(schedule: Any) -> None:
     """Exercise ap-partition: a partition schedule under which the AP register is not linearizable."""
-    if not isinstance(schedule, FaultSchedule):
-        _fail(f"schedule must be a FaultSchedule (got {type(schedule).__name__}).")
-    if not 1 <= len(schedule) <= 2:
-        _fail(f"use one or two faults (you used {len(schedule)}).")
+    check_schedule(schedule, min_faults=1, max_faults=2)
     if not all(isinstance(f, PartitionFault) for f in schedule):
         _fail("use partitions only: the point is that the network, not a crash, forces the choice.")
     try:

@@ -26,6 +26,7 @@ from distlib.consensus.paxos import (
 )
 
 from .feedback import call as _call
+from .feedback import check_schedule
 from .feedback import fail as _fail
 
 NODES = ["n1", "n2", "n3"]
@@ -250,12 +251,8 @@ def check_prediction(prediction: dict[str, Any]) -> None:
 def check_bug_hunt(schedule: Any) -> None:
     """Exercise paxos-bug-hunt: a fault schedule under which NoAdoptProposer breaks agreement."""
     from distlib.check.paxos_invariants import check_paxos
-    from distlib.sim import FaultSchedule
 
-    if not isinstance(schedule, FaultSchedule):
-        _fail(f"schedule must be a FaultSchedule (got {type(schedule).__name__}).")
-    if len(schedule) > 3:
-        _fail(f"use at most 3 faults (you used {len(schedule)}); one is enough.")
+    check_schedule(schedule, max_faults=3)
     try:
         run = late_proposer(NoAdoptProposer, faults=schedule)
     except ValueError as exc:

@@ -16,6 +16,7 @@ from distlib.check.raft_invariants import RaftMonitor
 from distlib.consensus.raft import LEADER, RaftNode, RequestVote, figure8, make_cluster
 
 from .feedback import call as _call
+from .feedback import check_schedule
 from .feedback import fail as _fail
 
 
@@ -191,12 +192,8 @@ def bug_hunt_run(schedule: Any, cls: type[RaftNode] = RaftNode) -> RaftMonitor:
 def check_bug_hunt(schedule: Any) -> None:
     """Exercise raft-bug-hunt: a fault schedule under which NoElectionRestrictionRaft loses safety."""
     from distlib.consensus.raft import NoElectionRestrictionRaft
-    from distlib.sim import FaultSchedule
 
-    if not isinstance(schedule, FaultSchedule):
-        _fail(f"schedule must be a FaultSchedule (got {type(schedule).__name__}).")
-    if len(schedule) > 3:
-        _fail(f"use at most 3 faults (you used {len(schedule)}); one is enough.")
+    check_schedule(schedule, max_faults=3)
     try:
         broken = bug_hunt_run(schedule, NoElectionRestrictionRaft)
     except ValueError as exc:
