@@ -282,7 +282,7 @@ def test_replay_world_runs_monitors_after_each_step():
     world.run(until=1.0)
     world.apply_step(Step("timer", "r1", timer="prepare"))
     assert world.nodes["r1"].rm_state == "prepared" and seen == [1.0]
-    assert world.held and world.held[0][1:4] == ("r1", "tm", world.held[0][3])
+    assert [m[1:3] for m in world.in_flight.values()] == [("r1", "tm")]
 
 
 # ---- the course's own 2PC (distlib.transactions.twopc) ------------------------------------------

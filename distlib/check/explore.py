@@ -53,7 +53,6 @@ import copy
 import dataclasses
 import enum
 import hashlib
-import itertools
 import random
 import time
 from collections import deque
@@ -63,7 +62,6 @@ from typing import Any, Union
 
 from distlib.sim.node import Node
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.trace import Deliver, Drop, Duplicate, Send, Timer
 from distlib.sim.world import World
 
 NodeSpec = tuple[type[Node], dict[str, Any]]
@@ -323,6 +321,7 @@ class _Sys:
         self.keys: dict[str, str] = {}
 
     # Runtime interface ----------------------------------------------------------------
+    @property
     def now(self) -> float:
         return 0.0   # time is abstract: the order of events is all that is explored
 
@@ -646,98 +645,52 @@ def explore(nodes: Mapping[str, NodeSpec],
 
 # ---- replay in the simulator ----------------------------------------------------------------
 class ReplayWorld(World):
-    """A :class:`World` whose network and timers wait to be told what happens next.
+    """A scripted :class:`World` (``scripted=True``) that applies counterexample steps.
 
-    It overrides only the public runtime interface (``send``, ``set_timer``,
-    ``cancel_timer``) plus ``crash`` and ``add_monitor``: sends are recorded as
-    ``Send`` records and held instead of scheduled, timers are armed but never
-    fire on their own. :meth:`apply_step` then delivers, duplicates or drops one
-    held message, fires one timer, or crashes/restarts a node — at the current
-    simulated time — writing the same trace records (``Deliver``, ``Drop``,
-    ``Duplicate``, ``Timer``, ``Crash``, ``Restart``) the simulator writes. No
-    partitions, pauses or random links here: the counterexample is the schedule.
+    Messages wait in ``in_flight`` and timers stay armed until :meth:`apply_step` says what
+    happens next; the World's own delivery, timer and fault code then runs, so the trace is
+    the simulator's. With ``keep_messages`` (TLA+'s message set) a delivery leaves a copy in
+    flight. A reply to a sender outside the cluster (injected by ``initial``) goes to a client.
     """
 
     def __init__(self, seed: int = 0, *, keep_messages: bool = False):
-        super().__init__(seed)
+        super().__init__(seed, scripted=True)
         self.keep_messages = keep_messages
-        self.held: list[tuple[int, str, str, Any, float]] = []   # (msg id, src, dst, msg, sent at)
-        self.armed: set[tuple[str, str]] = set()                  # (node, timer name)
-        self._replay_ids = itertools.count(1)
-        self._replay_monitors: list[Callable[[World], None]] = []
 
-    # the Runtime interface, recording instead of scheduling ---------------------------------
     def send(self, src: str, dst: str, msg: Any) -> None:
         if dst not in self.nodes and dst not in self.clients:
-            self.client(dst)    # a reply to an outside sender (injected by ``initial``)
-        mid = next(self._replay_ids)
-        self.trace.append(Send(self.now, mid, src, dst, msg))
-        self.held.append((mid, src, dst, msg, self.now))
+            self.client(dst)
+        super().send(src, dst, msg)
 
-    def set_timer(self, node: str, name: str, delay: float) -> None:
-        self.armed.add((node, name))
-
-    def cancel_timer(self, node: str, name: str) -> None:
-        self.armed.discard((node, name))
-
-    def timers(self, node: str) -> list[str]:
-        return sorted(name for (n, name) in self.armed if n == node)
-
-    def crash(self, name: str) -> None:
-        super().crash(name)
-        self.armed = {t for t in self.armed if t[0] != name}
-
-    def add_monitor(self, fn: Callable[[World], None]) -> None:
-        super().add_monitor(fn)
-        self._replay_monitors.append(fn)
-
-    # driving it ------------------------------------------------------------------------------
-    def _monitor(self) -> None:
-        for m in self._replay_monitors:
-            m(self)
-
-    def _take(self, m: Message, keep: bool) -> tuple[int, str, str, Any, float]:
-        for i, entry in enumerate(self.held):
-            if entry[1] == m.src and entry[2] == m.dst and entry[3] == m.msg:
-                if not keep:
-                    return self.held.pop(i)
-                copy_id = next(self._replay_ids)     # the copy left in flight gets its own id
-                self.trace.append(Duplicate(self.now, entry[0], copy_id, m.src, m.dst, m.msg))
-                self.held[i] = (copy_id,) + entry[1:]
-                return entry
+    def _msg_id(self, m: Message) -> int:
+        for mid, (_, src, dst, msg, _sent) in self.in_flight.items():
+            if src == m.src and dst == m.dst and msg == m.msg:
+                return mid
         raise RuntimeError(f"replay diverged: {m} is not in flight")
 
     def apply_step(self, step: Step) -> None:
         """Make ``step`` happen now; monitors run after it, as after any simulator event."""
-        now = self.now
         if step.kind in ("deliver", "duplicate", "drop"):
             assert step.message is not None
-            keep = step.kind == "duplicate" or (step.kind == "deliver" and self.keep_messages)
-            mid, src, dst, msg, sent_at = self._take(step.message, keep)
+            mid = self._msg_id(step.message)
             if step.kind == "drop":
-                self.trace.append(Drop(now, mid, src, dst, msg, sent_at, "loss"))
-            elif dst in self.nodes and not self.is_up(dst):
-                self.trace.append(Drop(now, mid, src, dst, msg, sent_at, "crashed"))
+                self.drop(mid)
             else:
-                self.trace.append(Deliver(now, mid, src, dst, msg, sent_at))
-                if dst in self.nodes:
-                    self.nodes[dst].on_message(src, msg)
-                else:
-                    self.clients[dst].receive(src, msg)
-        elif step.kind == "timer":
-            if (step.node, step.timer) not in self.armed:
+                if step.kind == "duplicate" or self.keep_messages:
+                    self.duplicate(mid)           # the copy stays in flight
+                self.deliver(mid)                 # runs the monitors itself
+            return
+        if step.kind == "timer":
+            if step.timer not in self.timers(step.node):
                 raise RuntimeError(f"replay diverged: timer {step.timer!r} of {step.node} is not armed")
-            self.armed.discard((step.node, step.timer))
-            self.trace.append(Timer(now, step.node, step.timer))
-            self.nodes[step.node].on_timer(step.timer)
+            self.fire(step.node, step.timer)      # runs the monitors itself
         elif step.kind == "crash":
             self.crash(step.node)
+            self.check_monitors()
         elif step.kind == "restart":
-            self.restart(step.node)    # World.restart runs the monitors itself
-            return
+            self.restart(step.node)               # runs the monitors itself
         else:
             raise ValueError(f"step.kind must be one of {STEP_KINDS} (got {step.kind!r})")
-        self._monitor()
 
 
 def replay(counterexample: Sequence[Step], nodes: Mapping[str, NodeSpec], *,

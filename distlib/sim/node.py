@@ -30,6 +30,7 @@ from typing import Any, Protocol
 class Runtime(Protocol):
     """What a node may ask of the world around it."""
 
+    @property
     def now(self) -> float: ...
     def send(self, src: str, dst: str, msg: Any) -> None: ...
     def set_timer(self, node: str, name: str, delay: float) -> None: ...
@@ -85,9 +86,7 @@ class Node:
     # ---- actions ---------------------------------------------------------------
     @property
     def now(self) -> float:
-        # The World exposes ``now`` as a property, a model checker may expose a method: accept both.
-        now = self._runtime.now
-        return now() if callable(now) else now
+        return self._runtime.now
 
     def send(self, dst: str, msg: Any) -> None:
         self._runtime.send(self.id, dst, msg)

@@ -95,8 +95,13 @@ class World:
     """
 
     def __init__(self, seed: int = 0, *, latency: LatencySpec | None = None, loss: float = 0.0,
-                 duplicate: float = 0.0, reorder: float = 0.0, reorder_delay: float = 0.1):
+                 duplicate: float = 0.0, reorder: float = 0.0, reorder_delay: float = 0.1,
+                 scripted: bool = False):
         self.seed = check_seed(seed)
+        # Scripted: messages wait in ``in_flight`` and timers stay armed until the caller says what
+        # happens next (deliver/drop/duplicate/fire) -- how a model checker's counterexample replays.
+        self.scripted = scripted
+        self.in_flight: dict[int, tuple[int, str, str, Any, float]] = {}   # id -> (id, src, dst, msg, sent)
         self.env = simpy.Environment()
         self.trace = Trace()
         self.history = History()
@@ -214,6 +219,10 @@ class World:
 
     def _event(self, fn: Callable[[], None]) -> None:
         fn()
+        self.check_monitors()
+
+    def check_monitors(self) -> None:
+        """Run every monitor now (the world does it after each event; a script after each step)."""
         for m in self._monitors:
             m(self)
 
@@ -230,6 +239,9 @@ class World:
         now = env._now
         append = self.trace.records.append
         append(_new_send(now, mid, src, dst, msg))
+        if self.scripted:
+            self.in_flight[mid] = (mid, src, dst, msg, now)
+            return
         net = self.network
         if net._group or net._cuts:
             reason = net.blocked(src, dst)
@@ -298,6 +310,8 @@ class World:
     def set_timer(self, node: str, name: str, delay: float) -> None:
         token = next(self._tokens)
         self._timers[(node, name)] = token
+        if self.scripted:
+            return   # armed; fires when the script calls fire()
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _ev: self._fire(node, name, token))
 
@@ -315,6 +329,41 @@ class World:
         self.nodes[node].on_timer(name)
         for m in self._monitors:
             m(self)
+
+    # ---- scripted worlds: the caller decides what happens next ------------------------------------
+    def _in_flight(self, msg_id: int) -> tuple[int, str, str, Any, float]:
+        if not self.scripted:
+            raise ValueError("deliver/drop/duplicate/fire need World(scripted=True)")
+        if msg_id not in self.in_flight:
+            raise ValueError(f"msg_id must be a message in flight ({sorted(self.in_flight)}); got {msg_id!r}")
+        return self.in_flight[msg_id]
+
+    def deliver(self, msg_id: int) -> None:
+        """Deliver the in-flight message ``msg_id`` now, exactly as a simulated arrival would."""
+        self._in_flight(msg_id)
+        self._on_delivery(_Delivery((), self.in_flight.pop(msg_id)))
+
+    def drop(self, msg_id: int) -> None:
+        """Lose the in-flight message ``msg_id`` now."""
+        mid, src, dst, msg, sent_at = self._in_flight(msg_id)
+        del self.in_flight[msg_id]
+        self.trace.records.append(_new_drop(self.env.now, mid, src, dst, msg, sent_at, "loss"))
+
+    def duplicate(self, msg_id: int) -> int:
+        """Put a second copy of ``msg_id`` in flight; returns the copy's id."""
+        mid, src, dst, msg, sent_at = self._in_flight(msg_id)
+        copy = next(self._ids)
+        self.trace.append(Duplicate(self.env.now, mid, copy, src, dst, msg))
+        self.in_flight[copy] = (copy, src, dst, msg, sent_at)
+        return copy
+
+    def fire(self, node: str, name: str) -> None:
+        """Fire ``node``'s armed timer ``name`` now."""
+        if not self.scripted:
+            raise ValueError("deliver/drop/duplicate/fire need World(scripted=True)")
+        if (node, name) not in self._timers:
+            raise ValueError(f"timer {name!r} of {node!r} is not armed (armed: {self.timers(node)})")
+        self._fire(node, name, self._timers[(node, name)])
 
     def annotate(self, node: str | None, text: str) -> None:
         self.trace.append(Annotate(self.env.now, node, text))
