@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlib.sim import FaultSchedule, Node, World
+from distlib.sim.validate import integer
 
 PARAMS = ("seed", "nodes", "loss", "latency", "faults", "until")
 
@@ -65,12 +66,6 @@ def run(name: str, **params: Any) -> Any:
         if k not in sc.params:
             raise ValueError(f"scenario {name!r} does not take {k} (it takes: {', '.join(sc.params)})")
     return sc.fn(**given)
-
-
-def _check_nodes(nodes: object, lo: int, hi: int) -> int:
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or not lo <= nodes <= hi:
-        raise ValueError(f"nodes must be an integer in {lo}..{hi} (got {nodes!r})")
-    return nodes
 
 
 def _names(n: int) -> list[str]:
@@ -161,7 +156,7 @@ def _pingpong_summary(world: World) -> str:
           PARAMS, lambda n: _names(2 if n is None else n))
 def pingpong(seed: int = 0, nodes: int = 2, loss: float = 0.0, latency: Any = (0.01, 0.03),
              faults: FaultSchedule | None = None, until: float = 5.0) -> SimRun:
-    names = _names(_check_nodes(nodes, 2, 26))
+    names = _names(integer("nodes", nodes, 2, 26))
     world = _world(seed, names, PingPong, loss, latency, _check_faults(faults), until,
                    {"n1": {"pinger": True}})
     return SimRun(world, _pingpong_summary)
@@ -214,7 +209,7 @@ def _gossip_summary(world: World) -> str:
           PARAMS, lambda n: _names(5 if n is None else n))
 def gossip(seed: int = 0, nodes: int = 5, loss: float = 0.0, latency: Any = (0.01, 0.03),
            faults: FaultSchedule | None = None, until: float = 3.0) -> SimRun:
-    names = _names(_check_nodes(nodes, 2, 50))
+    names = _names(integer("nodes", nodes, 2, 50))
     world = _world(seed, names, Gossiper, loss, latency, _check_faults(faults), until,
                    {"n1": {"origin": True}})
     return SimRun(world, _gossip_summary)
@@ -246,7 +241,7 @@ def twopc_blocking(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
 def paxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
           faults: FaultSchedule | None = None, until: float = 2.0) -> Any:
     from distlib.consensus.paxos import run_paxos
-    return run_paxos(seed, nodes=_check_nodes(nodes, 2, 9), proposals={"n1": "A", "n2": "B"},
+    return run_paxos(seed, nodes=integer("nodes", nodes, 2, 9), proposals={"n1": "A", "n2": "B"},
                      propose_at={"n1": 0.0, "n2": 0.02}, loss=loss, latency=latency,
                      faults=_check_faults(faults), until=until)
 
@@ -263,7 +258,7 @@ def paxos_duel(seed: int = 0, until: float = 2.0) -> Any:
 def multipaxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, faults: FaultSchedule | None = None,
                until: float = 4.0) -> Any:
     from distlib.consensus.multipaxos import run_multipaxos
-    return run_multipaxos(seed, nodes=_check_nodes(nodes, 1, 9), loss=loss, faults=_check_faults(faults),
+    return run_multipaxos(seed, nodes=integer("nodes", nodes, 1, 9), loss=loss, faults=_check_faults(faults),
                           until=until)
 
 
@@ -300,7 +295,7 @@ def raft_figure8(seed: int = 0) -> Any:
 def _register_scenario(mode: str):
     def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | None = None, until: float = 5.0) -> Any:
         from distlib.storage.register import run_register
-        return run_register(mode, seed, replicas=_check_nodes(nodes, 1, 9),
+        return run_register(mode, seed, replicas=integer("nodes", nodes, 1, 9),
                             faults=_check_faults(faults), until=until)
     return fn
 

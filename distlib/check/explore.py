@@ -62,6 +62,7 @@ from typing import Any, Union
 
 from distlib.sim.node import Node
 from distlib.sim.rng import check_seed, stream
+from distlib.sim.validate import number
 from distlib.sim.world import World
 
 NodeSpec = tuple[type[Node], dict[str, Any]]
@@ -703,8 +704,7 @@ def replay(counterexample: Sequence[Step], nodes: Mapping[str, NodeSpec], *,
     same ``nodes``, ``initial`` and ``keep_messages`` as to :func:`explore`.
     """
     _check_nodes(nodes)
-    if isinstance(tick, bool) or not isinstance(tick, (int, float)) or not tick > 0:
-        raise ValueError(f"tick must be a number > 0 (got {tick!r})")
+    tick = number("tick", tick, above=True)
     world = ReplayWorld(seed, keep_messages=keep_messages)
     for name, (cls, config) in nodes.items():
         world.add_node(name, cls, **config)

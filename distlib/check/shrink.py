@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim.faults import CrashFault, CutFault, Fault, FaultSchedule, PartitionFault, PauseFault
+from distlib.sim.validate import number
 
 # The field holding each fault kind's end time (None = never ends).
 _END = {CrashFault: "restart", PauseFault: "resume", PartitionFault: "heal", CutFault: "heal"}
@@ -179,14 +180,12 @@ def shrink(schedule: FaultSchedule, fails: Callable[..., bool], *, until: float 
     for f in schedule:
         if type(f) not in _END:
             raise ValueError(f"schedule holds an unknown fault {f!r}; known: crash, pause, partition, cut")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, float)) or not resolution > 0:
-        raise ValueError(f"resolution must be a number > 0 (got {resolution!r})")
+    resolution = number("resolution", resolution, above=True)
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
         raise ValueError(f"max_runs must be a positive integer (got {max_runs!r})")
     use_until = until is not None
     if use_until:
-        if isinstance(until, bool) or not isinstance(until, (int, float)) or not until >= 0:
-            raise ValueError(f"until must be a number >= 0 (got {until!r})")
+        until = number("until", until)
         if not _accepts_until(fails):
             raise ValueError("until was given but fails does not accept an until= keyword argument")
         until = float(until)

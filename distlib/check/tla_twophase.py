@@ -37,6 +37,7 @@ from typing import Any
 
 from distlib.check.explore import ExploreResult, StateView, explore
 from distlib.sim.node import Node
+from distlib.sim.validate import integer
 
 TLC_STATES_3_RMS = 288   # TLC's count for TwoPhase with RM = {r1, r2, r3}
 
@@ -123,8 +124,7 @@ class RM(Node):
 
 def twophase_nodes(n_rms: int = 3) -> dict[str, tuple[type[Node], dict[str, Any]]]:
     """``{"tm": (TM, ...), "r1": (RM, ...), ...}`` for :func:`~distlib.check.explore.explore`."""
-    if isinstance(n_rms, bool) or not isinstance(n_rms, int) or not 1 <= n_rms <= 6:
-        raise ValueError(f"n_rms must be an integer in [1, 6] (got {n_rms!r})")
+    integer("n_rms", n_rms, 1, 6)
     rms = tuple(f"r{i}" for i in range(1, n_rms + 1))
     nodes: dict[str, tuple[type[Node], dict[str, Any]]] = {"tm": (TM, {"rms": rms})}
     nodes.update({r: (RM, {"tm": "tm"}) for r in rms})
@@ -159,8 +159,7 @@ def check_twophase(n_rms: int = 3, **kwargs: Any) -> ExploreResult:
 
 def spec_states(n_rms: int = 3) -> int:
     """Count TwoPhase's reachable states straight from the spec's actions (no actors)."""
-    if isinstance(n_rms, bool) or not isinstance(n_rms, int) or not 1 <= n_rms <= 6:
-        raise ValueError(f"n_rms must be an integer in [1, 6] (got {n_rms!r})")
+    integer("n_rms", n_rms, 1, 6)
     rms = range(n_rms)
     # state = (rmState tuple, tmState, tmPrepared frozenset, msgs frozenset)
     init = (("working",) * n_rms, "init", frozenset(), frozenset())

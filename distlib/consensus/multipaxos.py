@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim import Node
+from distlib.sim.validate import integer
 
 # Phase 1's Prepare and the Nack carry nothing slot-specific: the single-decree messages serve.
 from .paxos import Ballot, Nack, Prepare, majority
@@ -322,8 +323,7 @@ def run_multipaxos(seed: int = 0, *, nodes: int = 3, commands: int = 10, loss: f
     """A client submits ``commands`` commands one after another, retrying and following redirects."""
     from distlib.sim import World
 
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 9:
-        raise ValueError(f"nodes must be an integer from 1 to 9 (got {nodes!r})")
+    integer("nodes", nodes, 1, 9)
     world = World(seed, loss=loss, duplicate=duplicate)
     names = [f"n{i}" for i in range(1, nodes + 1)]
     world.add_nodes(node_cls, names)

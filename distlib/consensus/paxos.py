@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim import Node
+from distlib.sim.validate import integer
 
 
 @dataclass(frozen=True, order=True)
@@ -315,8 +316,7 @@ def run_paxos(seed: int = 0, *, nodes: int = 3, proposals: dict[str, Any] | None
     """
     from distlib.sim import World
 
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 9:
-        raise ValueError(f"nodes must be an integer from 1 to 9 (got {nodes!r})")
+    integer("nodes", nodes, 1, 9)
     names = [f"n{i}" for i in range(1, nodes + 1)]
     proposals = {"n1": "A"} if proposals is None else dict(proposals)
     for who in proposals:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from distlib.sim import Annotate, Deliver, Node, World
+from distlib.sim.validate import integer
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
@@ -219,8 +220,7 @@ class RaftNode(Node):
             raise ValueError(f"state_machine must be a zero-argument factory (got {state_machine!r})")
         self.state_machine_factory = state_machine
         self.noop_on_elect = bool(noop_on_elect)
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise ValueError(f"max_entries must be an integer >= 1 (got {max_entries!r})")
+        integer("max_entries", max_entries, 1)
         self.max_entries = max_entries
 
     # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
@@ -708,8 +708,7 @@ def make_cluster(n: int = 5, *, seed: int = 0, cls: type[RaftNode] = RaftNode, l
                  loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  monitors: Iterable[Callable[[World], None]] = (), **config: Any) -> World:
     """A world with ``n`` Raft servers ``n1..nN`` of class ``cls`` (config passed through)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 15:
-        raise ValueError(f"n must be an integer in [1, 15] (got {n!r})")
+    integer("n", n, 1, 15)
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate, reorder=reorder)
     world.add_nodes(cls, [f"n{i}" for i in range(1, n + 1)], **config)
     for m in monitors:

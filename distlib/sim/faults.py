@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from .network import _check_number
 from .rng import check_seed, stream
+from .validate import number
 
 if TYPE_CHECKING:
     from .world import World
@@ -93,9 +93,9 @@ Fault = Union[CrashFault, PauseFault, PartitionFault, CutFault]
 
 
 def _times(at: float, end: float | None, end_name: str) -> tuple[float, float | None]:
-    at = _check_number("at", at, 0.0)
+    at = number("at", at, 0.0)
     if end is not None:
-        end = _check_number(end_name, end, at)
+        end = number(end_name, end, at)
     return at, end
 
 
@@ -171,7 +171,7 @@ class FaultSchedule:
             raise ValueError("kinds must name at least one fault kind")
         if len(nodes) < 1:
             raise ValueError("nodes must name at least one node")
-        horizon = _check_number("horizon", horizon, 0.0)
+        horizon = number("horizon", horizon, 0.0)
         if isinstance(faults, bool) or not isinstance(faults, int) or faults < 0:
             raise ValueError(f"faults must be a non-negative integer (got {faults!r})")
         span = max_duration if max_duration is not None else horizon / 2

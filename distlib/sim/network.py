@@ -7,19 +7,12 @@ from the one ``random.Random`` the world hands in.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Union
 
-
-def _check_number(name: str, value: object, lo: float, hi: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number in [{lo}, {hi}] (got {value!r})")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}] (got {value!r})")
-    return float(value)
+from .validate import number
 
 
 @dataclass(frozen=True)
@@ -36,20 +29,20 @@ class Latency:
 
     @classmethod
     def constant(cls, delay: float) -> Latency:
-        return cls("constant", _check_number("latency", delay, 0.0))
+        return cls("constant", number("latency", delay, 0.0))
 
     @classmethod
     def uniform(cls, low: float, high: float) -> Latency:
-        low = _check_number("latency low", low, 0.0)
-        high = _check_number("latency high", high, 0.0)
+        low = number("latency low", low, 0.0)
+        high = number("latency high", high, 0.0)
         if high < low:
             raise ValueError(f"latency high must be >= low (got low={low}, high={high})")
         return cls("uniform", low, high)
 
     @classmethod
     def exponential(cls, mean: float, low: float = 0.0) -> Latency:
-        mean = _check_number("latency mean", mean, 0.0)
-        return cls("exponential", mean, _check_number("latency low", low, 0.0))
+        mean = number("latency mean", mean, 0.0)
+        return cls("exponential", mean, number("latency low", low, 0.0))
 
     @classmethod
     def of(cls, spec: LatencySpec) -> Latency:
@@ -107,10 +100,10 @@ class LinkConfig:
         return replace(
             base,
             latency=base.latency if latency is None else Latency.of(latency),
-            loss=_check_number("loss", loss, 0.0, 1.0),
-            duplicate=_check_number("duplicate", duplicate, 0.0, 1.0),
-            reorder=_check_number("reorder", reorder, 0.0, 1.0),
-            reorder_delay=_check_number("reorder_delay", reorder_delay, 0.0),
+            loss=number("loss", loss, 0.0, 1.0),
+            duplicate=number("duplicate", duplicate, 0.0, 1.0),
+            reorder=number("reorder", reorder, 0.0, 1.0),
+            reorder_delay=number("reorder_delay", reorder_delay, 0.0),
         )
 
 

@@ -31,7 +31,7 @@ from simpy.events import NORMAL
 
 from .client import Client
 from .history import History
-from .network import LatencySpec, LinkConfig, Network, _check_number
+from .network import LatencySpec, LinkConfig, Network
 from .node import Node
 from .rng import check_seed, stream
 from .trace import (
@@ -50,6 +50,7 @@ from .trace import (
     Timer,
     Trace,
 )
+from .validate import number
 
 UP, CRASHED, PAUSED = "up", "crashed", "paused"
 
@@ -189,7 +190,7 @@ class World:
     def run(self, until: float | None = None) -> None:
         """Run until simulated time ``until`` (or until nothing is left to happen)."""
         if until is not None:
-            until = _check_number("until", until, self.env.now)
+            until = number("until", until, self.env.now)
         self.start()
         # A run only grows the trace, and CPython's full (generation-2) collections re-traverse
         # all of it: on long runs that was a third of the kernel's time. Postpone them until the
@@ -209,7 +210,7 @@ class World:
 
     def at(self, time: float, fn: Callable[[], None]) -> None:
         """Call ``fn()`` at simulated time ``time`` (must not be in the past)."""
-        time = _check_number("time", time, self.env.now)
+        time = number("time", time, self.env.now)
         ev = self.env.timeout(time - self.env.now)
         ev.callbacks.append(lambda _ev: self._event(fn))
 

@@ -39,6 +39,7 @@ from distlib.sim import FaultSchedule, History, Node, World
 from distlib.sim import partition as make_partition
 from distlib.sim.faults import PartitionFault
 from distlib.sim.rng import check_seed, stream
+from distlib.sim.validate import integer, number
 
 if TYPE_CHECKING:
     from distlib.check.linearizability import LinResult
@@ -350,24 +351,6 @@ class RegisterRun:
                 f"linearizable: {verdict}; faults: {self.schedule.describe()}")
 
 
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}] (got {value!r})")
-    return value
-
-
-def _check_float(name: str, value: object, lo: float, hi: float = float("inf"), *,
-                 open_lo: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (lo < value if open_lo else lo <= value) and value <= hi  # type: ignore[operator]
-    if not ok:
-        bound = f"> {lo:g}" if open_lo else f">= {lo:g}"
-        top = "" if hi == float("inf") else f" and <= {hi:g}"
-        raise ValueError(f"{name} must be a number {bound}{top} (got {value!r})")
-    return float(value)  # type: ignore[arg-type]
-
-
 def replica_names(replicas: int) -> list[str]:
     return [f"n{i}" for i in range(1, replicas + 1)]
 
@@ -408,21 +391,21 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES} (got {mode!r})")
     seed = check_seed(seed)
-    replicas = _check_int("replicas", replicas, 1, 9)
-    clients = _check_int("clients", clients, 1, 9)
-    until = _check_float("until", until, 0.0, open_lo=True)
-    partition_at = _check_float("partition_at", partition_at, 0.0)
+    replicas = integer("replicas", replicas, 1, 9)
+    clients = integer("clients", clients, 1, 9)
+    until = number("until", until, 0.0, above=True)
+    partition_at = number("partition_at", partition_at, 0.0)
     if heal_at is not None:
-        heal_at = _check_float("heal_at", heal_at, partition_at)
+        heal_at = number("heal_at", heal_at, partition_at)
     if (not isinstance(think, (tuple, list)) or len(think) != 2
             or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in think)
             or not 0 < think[0] <= think[1]):
         raise ValueError(f"think must be a pair (low, high) with 0 < low <= high (got {think!r})")
-    write_ratio = _check_float("write_ratio", write_ratio, 0.0, 1.0)
-    timeout = _check_float("timeout", timeout, 0.0, open_lo=True)
-    op_timeout = _check_float("op_timeout", op_timeout, 0.0, open_lo=True)
-    gossip_interval = _check_float("gossip_interval", gossip_interval, 0.0, open_lo=True)
-    settle = _check_float("settle", settle, 0.0)
+    write_ratio = number("write_ratio", write_ratio, 0.0, 1.0)
+    timeout = number("timeout", timeout, 0.0, above=True)
+    op_timeout = number("op_timeout", op_timeout, 0.0, above=True)
+    gossip_interval = number("gossip_interval", gossip_interval, 0.0, above=True)
+    settle = number("settle", settle, 0.0)
     if faults is not None and not isinstance(faults, FaultSchedule):
         raise ValueError(f"faults must be a FaultSchedule or None (got {type(faults).__name__})")
 

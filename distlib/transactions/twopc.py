@@ -32,13 +32,13 @@ runs the same classes. Broken variants for exercises and checkers: :class:`Major
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from distlib.sim import FaultSchedule, Node, World
 from distlib.sim.rng import check_seed, stream
+from distlib.sim.validate import integer, number
 
 # ---- messages -------------------------------------------------------------------------------------
 
@@ -151,22 +151,6 @@ def _word(commit: bool) -> str:
     return "commit" if commit else "abort"
 
 
-def _check_time(name: str, value: object, *, positive: bool = False, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound} (got {value!r})")
-    return float(value)
-
-
-def _check_tx(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"tx must be a non-negative integer (got {value!r})")
-    return value
-
-
 class _Actor(Node):
     """Shared helpers: the append-only durable log."""
 
@@ -213,11 +197,11 @@ class Coordinator(_Actor):
         if any(not isinstance(p, str) or not p for p in ps) or len(set(ps)) != len(ps):
             raise ValueError(f"participants must be distinct non-empty names (got {participants!r})")
         self.participants = ps
-        self.vote_timeout = _check_time("vote_timeout", vote_timeout, positive=True)
-        self.resend_interval = _check_time("resend_interval", resend_interval, positive=True)
-        self.log_delay = _check_time("log_delay", log_delay)
-        self.start_at = _check_time("start_at", start_at, allow_none=True)
-        self.tx = _check_tx(tx)
+        self.vote_timeout = number("vote_timeout", vote_timeout, above=True)
+        self.resend_interval = number("resend_interval", resend_interval, above=True)
+        self.log_delay = number("log_delay", log_delay)
+        self.start_at = (None if start_at is None else number("start_at", start_at))
+        self.tx = integer("tx", tx)
         self.txs: dict[int, _CoordTx] = {}   # volatile; (re)built by on_start / on_recover
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -451,8 +435,8 @@ class Participant(_Actor):
             raise ValueError(f"vote must be 'yes' or 'no' (got {vote!r})")
         self.coordinator = coordinator
         self.vote = vote
-        self.ask_interval = _check_time("ask_interval", ask_interval, positive=True)
-        self.log_delay = _check_time("log_delay", log_delay)
+        self.ask_interval = number("ask_interval", ask_interval, above=True)
+        self.log_delay = number("log_delay", log_delay)
         self.forcing: dict[int, tuple[str, ...]] = {}   # volatile; reset by on_start / on_recover
 
     def on_start(self) -> None:
@@ -694,12 +678,6 @@ class TwoPCRun:
         return f"<TwoPCRun {self.summary()}>"
 
 
-def _check_number01(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1] (got {value!r})")
-    return float(value)
-
-
 def _participant_names(n: int) -> tuple[str, ...]:
     return tuple(f"p{i}" for i in range(1, n + 1))
 
@@ -712,8 +690,7 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
               reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0) -> TwoPCRun:
     """Build (but do not run) the 2PC scenario of :func:`run_2pc`; ``run.run(until)`` advances it."""
     seed = check_seed(seed)
-    if isinstance(participants, bool) or not isinstance(participants, int) or not 1 <= participants <= 9:
-        raise ValueError(f"participants must be an integer in 1..9 (got {participants!r})")
+    integer("participants", participants, 1, 9)
     names = _participant_names(participants)
     if votes is None:
         vote_of = {p: "yes" for p in names}
@@ -731,9 +708,9 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
     for p, v in vote_of.items():
         if v not in ("yes", "no"):
             raise ValueError(f"votes must be 'yes' or 'no' (got {v!r} for {p})")
-    loss = _check_number01("loss", loss)
-    duplicate = _check_number01("duplicate", duplicate)
-    reorder = _check_number01("reorder", reorder)
+    loss = number("loss", loss, 0.0, 1.0)
+    duplicate = number("duplicate", duplicate, 0.0, 1.0)
+    reorder = number("reorder", reorder, 0.0, 1.0)
     if not (isinstance(coordinator_cls, type) and issubclass(coordinator_cls, Coordinator)):
         raise ValueError(f"coordinator_cls must be a subclass of Coordinator (got {coordinator_cls!r})")
     if not (isinstance(participant_cls, type) and issubclass(participant_cls, Participant)):
@@ -758,12 +735,12 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
                                  f"{'the coordinator' if crash_at == 'votes-in' else 'a participant'}, "
                                  f"not {crash!r}")
         else:
-            crash_at = _check_time("crash_at", crash_at)
-        restart_at = _check_time("restart_at", restart_at, allow_none=True)
+            crash_at = number("crash_at", crash_at)
+        restart_at = (None if restart_at is None else number("restart_at", restart_at))
         if restart_at is not None and not isinstance(crash_at, str) and restart_at < crash_at:
             raise ValueError(f"restart_at must be >= crash_at ({crash_at:g}) (got {restart_at:g})")
-    vote_timeout = _check_time("vote_timeout", vote_timeout, positive=True)
-    start_at = _check_time("start_at", start_at)
+    vote_timeout = number("vote_timeout", vote_timeout, above=True)
+    start_at = number("start_at", start_at)
 
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate, reorder=reorder)
     world.add_node("coord", coordinator_cls, participants=names, vote_timeout=vote_timeout,
@@ -813,7 +790,7 @@ def run_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping
     (see ``CRASH_POINTS``) and optionally restart it from its log. ``faults``: any
     :class:`~distlib.sim.FaultSchedule`. The coordinator starts tx 1 by itself at ``start_at``.
     """
-    until = _check_time("until", until, positive=True)
+    until = number("until", until, above=True)
     run = build_2pc(seed, participants, votes, loss, latency, crash, crash_at, restart_at, faults,
                     coordinator_cls, participant_cls, duplicate, reorder, vote_timeout, start_at)
     return run.run(until)
@@ -839,8 +816,7 @@ def random_faults(seed: int, participants: int = 3, *, horizon: float = 0.5, fau
     """A random fault schedule over "coord", "p1".."pN", drawn from ``seed`` (FaultSchedule.random):
     ``faults`` faults in [0, horizon), each healed or restarted by ``horizon``. The default
     horizon overlaps the transaction (which needs about 0.1 time units without faults)."""
-    if isinstance(participants, bool) or not isinstance(participants, int) or not 1 <= participants <= 9:
-        raise ValueError(f"participants must be an integer in 1..9 (got {participants!r})")
+    integer("participants", participants, 1, 9)
     return FaultSchedule.random(seed, ("coord",) + _participant_names(participants), horizon=horizon,
                                 faults=faults, kinds=kinds)
 
@@ -854,7 +830,7 @@ def random_2pc(seed: int, participants: int = 3, *, coordinator_cls: type[Coordi
     loss and duplication up to 20%, and each vote "no" with probability ``no_vote``. Used by
     the fault sweeps in tests and benchmarks."""
     rng = stream(check_seed(seed), "2pc/random")
-    no_vote = _check_number01("no_vote", no_vote)
+    no_vote = number("no_vote", no_vote, 0.0, 1.0)
     if isinstance(max_faults, bool) or not isinstance(max_faults, int) or max_faults < 0:
         raise ValueError(f"max_faults must be a non-negative integer (got {max_faults!r})")
     names = _participant_names(participants) if isinstance(participants, int) else ()
@@ -877,8 +853,7 @@ def model_nodes(participants: int = 2, *, coordinator_cls: type[Coordinator] = C
     that asks for it (fewer states); give the coordinator a delay where the window between deciding
     and logging is the point (``EagerCoordinator``).
     """
-    if isinstance(participants, bool) or not isinstance(participants, int) or not 1 <= participants <= 9:
-        raise ValueError(f"participants must be an integer in 1..9 (got {participants!r})")
+    integer("participants", participants, 1, 9)
     names = _participant_names(participants)
     for p in votes or {}:
         if p not in names:

@@ -33,6 +33,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from distlib.sim import World
+from distlib.sim.validate import integer
 
 from . import theme
 from .spacetime import _natural_key
@@ -161,8 +162,7 @@ def step_times(recorder: RaftRecorder, max_steps: int = 40) -> list[float]:
 
     Deterministic, sorted, always including the end of the run.
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 2 <= max_steps <= 200:
-        raise ValueError(f"max_steps must be an integer in [2, 200] (got {max_steps!r})")
+    integer("max_steps", max_steps, 2, 200)
     rec = _check_recorder(recorder)
     end = rec.end
     major: list[float] = []
@@ -238,8 +238,7 @@ def raft_view(recorder: RaftRecorder, *, title: str | None = None, max_steps: in
     that many of the latest entries per log; ``at`` is the time shown first (default: the end).
     """
     rec = _check_recorder(recorder)
-    if isinstance(log_window, bool) or not isinstance(log_window, int) or not 1 <= log_window <= 500:
-        raise ValueError(f"log_window must be an integer in [1, 500] (got {log_window!r})")
+    integer("log_window", log_window, 1, 500)
     lanes = rec.nodes
     end = rec.end
     if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 <= at <= end):
