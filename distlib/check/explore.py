@@ -68,7 +68,6 @@ from distlib.sim.world import World
 NodeSpec = tuple[type[Node], dict[str, Any]]
 InvariantResult = Union[bool, str]
 
-STATUSES = ("ok", "violation", "budget exhausted")
 STEP_KINDS = ("deliver", "duplicate", "drop", "timer", "crash", "restart")
 
 

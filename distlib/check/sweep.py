@@ -33,9 +33,6 @@ class SweepResult(Generic[R]):
     def ok(self) -> bool:
         return not self.violations
 
-    @property
-    def failing_seeds(self) -> list[int]:
-        return list(self.violations)
 
     def summary(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items()))

@@ -17,7 +17,6 @@ from .network import Latency, LinkConfig, Network
 from .node import Node, Runtime
 from .rng import derive_seed, stream
 from .trace import (
-                     RECORD_TYPES,
                      Annotate,
                      Crash,
                      Cut,
@@ -39,7 +38,7 @@ from .world import World
 __all__ = [
     "Annotate", "Client", "Crash", "CrashFault", "Cut", "CutFault", "Deliver", "Drop", "Duplicate",
     "FaultSchedule", "Heal", "History", "Latency", "LinkConfig", "Network", "Node", "Op",
-    "Partition", "PartitionFault", "Pause", "PauseFault", "RECORD_TYPES", "Record", "Restart",
+    "Partition", "PartitionFault", "Pause", "PauseFault", "Record", "Restart",
     "Resume", "Runtime", "Send", "Timer", "Trace", "World", "crash", "cut", "derive_seed",
     "partition", "pause", "stream",
 ]

@@ -117,9 +117,6 @@ class Network:
         self._cuts: set[tuple[str, str]] = set()
 
     # ---- configuration ---------------------------------------------------------------
-    def link(self, src: str, dst: str) -> LinkConfig:
-        return self.overrides.get((src, dst), self.config)
-
     def set_link(self, src: str, dst: str, config: LinkConfig) -> None:
         self.overrides[(src, dst)] = config
 
@@ -162,10 +159,6 @@ class Network:
     def heal(self) -> None:
         self._group = {}
         self._cuts = set()
-
-    @property
-    def partitioned(self) -> bool:
-        return bool(self._group) or bool(self._cuts)
 
     def blocked(self, src: str, dst: str) -> str | None:
         """Why src -> dst cannot carry a message right now ("partition"/"cut"), or None."""

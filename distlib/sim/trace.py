@@ -8,7 +8,7 @@ two runs with the same seed produce equal traces (``trace_a == trace_b``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -191,11 +191,3 @@ class Trace:
         """A one-line, comparable summary: ``42 records: deliver=20, send=22``."""
         counts = ", ".join(f"{k}={v}" for k, v in self.counts().items())
         return f"{len(self.records)} records: {counts}"
-
-
-RECORD_TYPES = (Send, Deliver, Drop, Duplicate, Timer, Crash, Restart, Pause, Resume, Partition, Cut,
-                Heal, Annotate)
-
-
-def record_fields(record: Record) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in fields(record)}

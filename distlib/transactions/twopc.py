@@ -98,7 +98,6 @@ class Outcome:
     commit: bool
 
 
-MESSAGE_TYPES = (Prepare, Vote, Decision, Ack, DecisionRequest, DecisionReply, Begin, Outcome)
 
 # ---- durable log records (``storage["log"]``, append-only) -------------------------------------
 
@@ -133,7 +132,6 @@ class Ended:
     tx: int
 
 
-LOG_TYPES = (Started, Prepared, Committed, Aborted, Ended)
 
 
 def log_of(storage: Mapping) -> list:

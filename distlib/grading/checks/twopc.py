@@ -103,7 +103,6 @@ def check_prepare(on_prepare: Callable[[bool, list, Callable[[str], None]], None
 
 
 # ---- 2pc-cooperative ---------------------------------------------------------------------------
-PEER_STATES = ("committed", "aborted", "in doubt", "not voted", "unreachable")
 
 
 def _cooperative(peers: dict[str, str]) -> str | None:
