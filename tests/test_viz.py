@@ -306,7 +306,7 @@ def test_panel_errors_show_a_message_and_keep_the_old_figure():
     assert panel.figure is ok_fig
     # out-of-range values from code are refused before running, and name the range
     assert panel.rerun(seed=99) is False
-    assert "seed must be an integer in [0, 20] (got 99)" in panel.error_text
+    assert "seed must be an integer in 0..20 (got 99)" in panel.error_text
     assert panel.inputs["seed"].value != 99
     with pytest.raises(ValueError, match="unknown control"):
         panel.rerun(sed=1)

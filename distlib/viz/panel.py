@@ -24,6 +24,8 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from distlib.sim.validate import integer, number
+
 from .schedule_text import parse_schedule
 from .theme import RENDERER
 
@@ -79,10 +81,7 @@ class IntControl(Control):
         self.check("default", self.default)
 
     def check(self, name: str, value: Any) -> int:
-        _number(name, value, True)
-        if not self.min <= value <= self.max:
-            raise ValueError(f"{name} must be an integer in [{self.min}, {self.max}] (got {value!r})")
-        return value
+        return integer(name, value, self.min, self.max)
 
     def make_widget(self, name: str) -> widgets.ValueWidget:
         return widgets.IntSlider(value=self.default, min=self.min, max=self.max, step=self.step,
@@ -109,10 +108,7 @@ class FloatControl(Control):
         self.check("default", self.default)
 
     def check(self, name: str, value: Any) -> float:
-        _number(name, value, False)
-        if not self.min <= value <= self.max:
-            raise ValueError(f"{name} must be a number in [{self.min:g}, {self.max:g}] (got {value!r})")
-        return float(value)
+        return number(name, value, self.min, self.max)
 
     def make_widget(self, name: str) -> widgets.ValueWidget:
         return widgets.FloatSlider(value=self.default, min=self.min, max=self.max, step=self.step,

@@ -36,6 +36,7 @@ from distlib.sim import (
     Trace,
     World,
 )
+from distlib.sim.validate import number
 
 from . import theme
 
@@ -113,11 +114,7 @@ def _lanes(trace: Trace, default: list[str] | None, nodes: Sequence[str] | None)
 
 
 def _check_time(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
-        raise ValueError(f"{name} must be a number >= 0 or None (got {value!r})")
-    return float(value)
+    return None if value is None else number(name, value)
 
 
 def _f(t: float) -> str:
