@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim import Node
-from distlib.sim.validate import integer
+from distlib.sim.validate import integer, number, span, subclass
 
 # Phase 1's Prepare and the Nack carry nothing slot-specific: the single-decree messages serve.
 from .paxos import Ballot, Nack, Prepare, majority
@@ -104,14 +104,12 @@ class MultiPaxosNode(Node):
     """Acceptor, learner and (when elected) leader of a replicated log."""
 
     def __init__(self, *, heartbeat: float = 0.05, election_timeout: tuple[float, float] = (0.15, 0.3)):
-        lo, hi = election_timeout
-        if not 0 < lo <= hi:
-            raise ValueError("election_timeout must be (low, high) with 0 < low <= high "
-                             f"(got {election_timeout!r})")
-        if not 0 < heartbeat < lo:
-            raise ValueError(f"heartbeat must be > 0 and below the election timeout (got {heartbeat!r})")
+        lo, hi = span("election_timeout", election_timeout)
+        if number("heartbeat", heartbeat, above=True) >= lo:
+            raise ValueError(f"heartbeat must be a number in (0, election_timeout low={lo:g}) "
+                             f"(got {heartbeat!r})")
         self.heartbeat = heartbeat
-        self.election_timeout = election_timeout
+        self.election_timeout = (lo, hi)
 
     # ---- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -321,11 +319,14 @@ def run_multipaxos(seed: int = 0, *, nodes: int = 3, commands: int = 10, loss: f
                    duplicate: float = 0.0, faults: Any = None, until: float = 4.0,
                    node_cls: type[MultiPaxosNode] = MultiPaxosNode) -> MultiPaxosRun:
     """A client submits ``commands`` commands one after another, retrying and following redirects."""
-    from distlib.sim import World
+    from distlib.sim import World, as_schedule
 
     integer("nodes", nodes, 1, 9)
+    integer("commands", commands, 0)
+    subclass("node_cls", node_cls, MultiPaxosNode)
     world = World(seed, loss=loss, duplicate=duplicate)
     names = [f"n{i}" for i in range(1, nodes + 1)]
+    faults = as_schedule(faults, names)
     world.add_nodes(node_cls, names)
     cmds = [f"cmd{i}" for i in range(commands)]
 
@@ -342,8 +343,7 @@ def run_multipaxos(seed: int = 0, *, nodes: int = 3, commands: int = 10, loss: f
                     target = names[(names.index(target) + 1) % len(names)]
 
     world.process(workload(world.client("c1")))
-    if faults is not None:
-        faults.apply(world)
+    faults.apply(world)
     world.run(until=until)
     return MultiPaxosRun(world, cmds)
 
