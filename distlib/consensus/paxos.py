@@ -23,11 +23,13 @@ provides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim import Node
-from distlib.sim.validate import integer
+from distlib.sim.validate import flag, integer, node_times, number, span, subclass
+from distlib.sim.validate import names as name_list
 
 
 @dataclass(frozen=True, order=True)
@@ -104,21 +106,13 @@ class PaxosNode(Node):
                  propose_at: float | None = None, retry: tuple[float, float] = (0.05, 0.15),
                  backoff: bool = True, max_round: int | None = None,
                  learners: tuple[str, ...] | None = None):
-        if max_round is not None and (isinstance(max_round, bool) or not isinstance(max_round, int)
-                                      or max_round < 1):
-            raise ValueError(f"max_round must be None or an integer >= 1 (got {max_round!r})")
-        if propose_at is not None and propose_at < 0:
-            raise ValueError(f"propose_at must be >= 0 (got {propose_at!r})")
-        lo, hi = retry
-        if not 0 < lo <= hi:
-            raise ValueError(f"retry must be a (low, high) pair with 0 < low <= high (got {retry!r})")
-        self.acceptor_names = acceptors
+        self.acceptor_names = None if acceptors is None else name_list("acceptors", acceptors)
         self.proposal = proposal
-        self.propose_at = propose_at
-        self.retry = retry
-        self.backoff = backoff
-        self.max_round = max_round
-        self.learner_names = None if learners is None else tuple(learners)
+        self.propose_at = None if propose_at is None else number("propose_at", propose_at)
+        self.retry = span("retry", retry)
+        self.backoff = flag("backoff", backoff)
+        self.max_round = None if max_round is None else integer("max_round", max_round, 1)
+        self.learner_names = None if learners is None else name_list("learners", learners, empty=True)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -314,22 +308,39 @@ def run_paxos(seed: int = 0, *, nodes: int = 3, proposals: dict[str, Any] | None
     ``proposals`` maps proposer name to its value (default: ``{"n1": "A"}``);
     ``propose_at`` when each starts (default 0); ``classes`` overrides the class per node.
     """
-    from distlib.sim import World
+    from distlib.sim import World, as_schedule
 
     integer("nodes", nodes, 1, 9)
     names = [f"n{i}" for i in range(1, nodes + 1)]
-    proposals = {"n1": "A"} if proposals is None else dict(proposals)
-    for who in proposals:
+    proposals = {"n1": "A"} if proposals is None else proposals
+    if not isinstance(proposals, Mapping):
+        raise ValueError(f"proposals must map node names ({', '.join(names)}) to values "
+                         f"(got {proposals!r})")
+    proposals = dict(proposals)
+    for who, value in proposals.items():
         if who not in names:
             raise ValueError(f"proposals names unknown node {who!r}; nodes are {', '.join(names)}")
-    propose_at = dict(propose_at or {})
+        if value is None:   # a node whose proposal is None does not propose: refuse, not ignore
+            raise ValueError(f"proposals must map node names to values other than None (got {proposals!r})")
+    propose_at = node_times("propose_at", {} if propose_at is None else propose_at, names)
+    idle = [who for who in propose_at if who not in proposals]
+    if idle:
+        raise ValueError(f"propose_at names {idle[0]!r}, which has no proposal; proposers are "
+                         f"{', '.join(proposals) or 'none'}")
+    subclass("node_cls", node_cls, PaxosNode)
+    classes = {} if classes is None else classes
+    if not isinstance(classes, Mapping) or not all(who in names for who in classes):
+        raise ValueError(f"classes must map node names ({', '.join(names)}) to PaxosNode subclasses "
+                         f"(got {classes!r})")
+    for who, cls in classes.items():
+        subclass(f"classes[{who!r}]", cls, PaxosNode)
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate)
+    schedule = as_schedule(faults, names)
     for name in names:
-        cls = (classes or {}).get(name, node_cls)
+        cls = classes.get(name, node_cls)
         world.add_node(name, cls, proposal=proposals.get(name), retry=retry, backoff=backoff,
                        propose_at=propose_at.get(name, 0.0) if name in proposals else None)
-    if faults is not None:
-        faults.apply(world)
+    schedule.apply(world)
     world.run(until=until)
     return PaxosRun(world, proposals)
 

@@ -16,6 +16,7 @@ from .history import History, Op
 from .network import Latency, LinkConfig, Network
 from .node import Node, Runtime
 from .rng import derive_seed, stream
+from .schedule_text import as_schedule, format_schedule, parse_schedule
 from .trace import (
                      Annotate,
                      Crash,
@@ -39,6 +40,6 @@ __all__ = [
     "Annotate", "Client", "Crash", "CrashFault", "Cut", "CutFault", "Deliver", "Drop", "Duplicate",
     "FaultSchedule", "Heal", "History", "Latency", "LinkConfig", "Network", "Node", "Op",
     "Partition", "PartitionFault", "Pause", "PauseFault", "Record", "Restart",
-    "Resume", "Runtime", "Send", "Timer", "Trace", "World", "crash", "cut", "derive_seed",
-    "partition", "pause", "stream",
+    "Resume", "Runtime", "Send", "Timer", "Trace", "World", "as_schedule", "crash", "cut", "derive_seed",
+    "format_schedule", "parse_schedule", "partition", "pause", "stream",
 ]

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Hashable
 from typing import TYPE_CHECKING, Any
 
+from .validate import number
+
 if TYPE_CHECKING:
     from .world import World
 
@@ -45,8 +47,7 @@ class Client:
 
     def call(self, dst: str, msg: Any, *, timeout: float) -> Generator[Any, Any, Any]:
         """Send ``msg`` and wait for the reply carrying its ``req_id``; None on timeout."""
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 (got {timeout!r})")
+        timeout = number("timeout", timeout, above=True)
         req_id = getattr(msg, "req_id", None)
         if req_id is None:
             raise ValueError(f"msg must have a req_id attribute to match its reply (got {msg!r})")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 from .rng import check_seed, stream
-from .validate import number
+from .validate import integer, number
+from .validate import names as name_list
 
 if TYPE_CHECKING:
     from .world import World
@@ -27,8 +28,11 @@ class CrashFault:
     at: float
     restart: float | None = None
 
-    def apply(self, world: World) -> None:
+    def check(self, world: World) -> None:
         world._check_node(self.node)
+
+    def apply(self, world: World) -> None:
+        self.check(world)
         world.at(self.at, lambda: world.crash(self.node))
         if self.restart is not None:
             world.at(self.restart, lambda: world.restart(self.node))
@@ -44,8 +48,11 @@ class PauseFault:
     at: float
     resume: float
 
-    def apply(self, world: World) -> None:
+    def check(self, world: World) -> None:
         world._check_node(self.node)
+
+    def apply(self, world: World) -> None:
+        self.check(world)
         world.at(self.at, lambda: world.pause(self.node))
         world.at(self.resume, lambda: world.resume(self.node))
 
@@ -59,9 +66,12 @@ class PartitionFault:
     at: float
     heal: float | None = None
 
-    def apply(self, world: World) -> None:
+    def check(self, world: World) -> None:
         from .network import Network
         Network.validate_groups(self.groups, tuple(world.nodes), tuple(world.clients))
+
+    def apply(self, world: World) -> None:
+        self.check(world)
         world.at(self.at, lambda: world.partition(*self.groups))
         if self.heal is not None:
             world.at(self.heal, world.heal)
@@ -79,7 +89,14 @@ class CutFault:
     at: float
     heal: float | None = None
 
+    def check(self, world: World) -> None:
+        # Now, as crash/pause/partition do -- not when the run reaches ``at``.
+        for n in (self.src, self.dst):
+            if n not in world.nodes and n not in world.clients:
+                raise ValueError(f"cut names unknown node {n!r}; known nodes: {', '.join(world.nodes)}")
+
     def apply(self, world: World) -> None:
+        self.check(world)
         world.at(self.at, lambda: world.cut(self.src, self.dst))
         if self.heal is not None:
             world.at(self.heal, world.heal)
@@ -90,6 +107,7 @@ class CutFault:
 
 
 Fault = Union[CrashFault, PauseFault, PartitionFault, CutFault]
+_FAULT_TYPES = (CrashFault, PauseFault, PartitionFault, CutFault)
 
 
 def _times(at: float, end: float | None, end_name: str) -> tuple[float, float | None]:
@@ -99,26 +117,44 @@ def _times(at: float, end: float | None, end_name: str) -> tuple[float, float | 
     return at, end
 
 
+def _name(what: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a node name, a non-empty string (got {value!r})")
+    return value
+
+
 def crash(node: str, *, at: float, restart: float | None = None) -> CrashFault:
     """Crash ``node`` at time ``at``; restart it from storage at ``restart`` (if given)."""
     at, restart = _times(at, restart, "restart")
-    return CrashFault(node, at, restart)
+    return CrashFault(_name("node", node), at, restart)
 
 
 def pause(node: str, *, at: float, resume: float) -> PauseFault:
     at, resume = _times(at, resume, "resume")
-    return PauseFault(node, at, resume)
+    return PauseFault(_name("node", node), at, resume)
 
 
 def partition(*groups: Sequence[str], at: float, heal: float | None = None) -> PartitionFault:
     """Partition into ``groups`` at ``at``; heal everything at ``heal`` (if given)."""
     at, heal = _times(at, heal, "heal")
-    return PartitionFault(tuple(tuple(g) for g in groups), at, heal)
+    # Each group is a list of names: partition("n1", "n2") would split the names into letters.
+    checked = tuple(name_list("groups", g) for g in groups) if groups else ()
+    if not checked:
+        raise ValueError("groups must be at least one list of node names, e.g. partition(['n1'], at=1) "
+                         "(unlisted nodes form one more group)")
+    flat = [n for g in checked for n in g]
+    twice = sorted({n for n in flat if flat.count(n) > 1})
+    if twice:
+        raise ValueError(f"groups must put each node in one group only (node {twice[0]!r} appears in "
+                         f"two groups)")
+    return PartitionFault(checked, at, heal)
 
 
 def cut(src: str, dst: str, *, at: float, heal: float | None = None) -> CutFault:
     """Cut the one-way link ``src -> dst`` at ``at``."""
     at, heal = _times(at, heal, "heal")
+    if _name("src", src) == _name("dst", dst):
+        raise ValueError(f"cut needs two different nodes (got {src!r} twice)")
     return CutFault(src, dst, at, heal)
 
 
@@ -126,9 +162,23 @@ class FaultSchedule:
     """An ordered, immutable collection of faults."""
 
     def __init__(self, faults: Iterable[Fault] = ()):
-        self.faults: tuple[Fault, ...] = tuple(faults)
+        if isinstance(faults, str):
+            raise ValueError(f"faults must be fault values such as crash('n1', at=1); for text use "
+                             f"distlib.sim.parse_schedule (got {faults!r})")
+        try:
+            self.faults: tuple[Fault, ...] = tuple(faults)
+        except TypeError:
+            raise ValueError(f"faults must be a list of fault values such as crash('n1', at=1) "
+                             f"(got {faults!r})") from None
+        for f in self.faults:
+            if not isinstance(f, _FAULT_TYPES):
+                raise ValueError(f"faults must hold only crash/pause/partition/cut faults (got {f!r})")
 
     def apply(self, world: World) -> None:
+        """Schedule every fault in ``world``; a fault naming an unknown node is refused before any
+        fault is scheduled (not when the run reaches it)."""
+        for f in self.faults:
+            f.check(world)
         for f in self.faults:
             f.apply(world)
 
@@ -164,17 +214,15 @@ class FaultSchedule:
         """
         check_seed(seed)
         allowed = ("crash", "crash-stop", "partition", "pause", "cut")
+        if isinstance(kinds, str) or not kinds:
+            raise ValueError(f"kinds must be a non-empty list drawn from {allowed} (got {kinds!r})")
         for k in kinds:
             if k not in allowed:
                 raise ValueError(f"kinds must be drawn from {allowed} (got {k!r})")
-        if not kinds:
-            raise ValueError("kinds must name at least one fault kind")
-        if len(nodes) < 1:
-            raise ValueError("nodes must name at least one node")
+        nodes = name_list("nodes", nodes)
         horizon = number("horizon", horizon, 0.0)
-        if isinstance(faults, bool) or not isinstance(faults, int) or faults < 0:
-            raise ValueError(f"faults must be a non-negative integer (got {faults!r})")
-        span = max_duration if max_duration is not None else horizon / 2
+        integer("faults", faults, 0)
+        span = number("max_duration", max_duration) if max_duration is not None else horizon / 2
         rng = stream(seed, "nemesis")
         names = list(nodes)
         out: list[Fault] = []

@@ -50,7 +50,7 @@ from .trace import (
     Timer,
     Trace,
 )
-from .validate import number
+from .validate import flag, number
 
 UP, CRASHED, PAUSED = "up", "crashed", "paused"
 
@@ -101,7 +101,7 @@ class World:
         self.seed = check_seed(seed)
         # Scripted: messages wait in ``in_flight`` and timers stay armed until the caller says what
         # happens next (deliver/drop/duplicate/fire) -- how a model checker's counterexample replays.
-        self.scripted = scripted
+        self.scripted = flag("scripted", scripted)
         self.in_flight: dict[int, tuple[int, str, str, Any, float]] = {}   # id -> (id, src, dst, msg, sent)
         self.env = simpy.Environment()
         self.trace = Trace()
