@@ -34,7 +34,7 @@ from distlib.sim.validate import names as name_list
 
 @dataclass(frozen=True, order=True)
 class Ballot:
-    """A proposal number, unique per proposer: compared by round, then proposer id (§2.2)."""
+    """A proposal number, unique per proposer (disjoint sets, §2.5): compared by round, then proposer id."""
 
     round: int
     proposer: str
@@ -142,7 +142,7 @@ class PaxosNode(Node):
         if promised is not None and msg.n < promised:
             self.send(src, Nack(msg.n, promised))
             return
-        # Promise never to accept below n: persist before replying (§2.3, stable storage).
+        # Promise never to accept below n: persist before replying (§2.5, stable storage).
         self.storage["promised"] = msg.n
         self.storage["seen_round"] = max(self.storage.get("seen_round", 0), msg.n.round)
         self.send(src, Promise(msg.n, self.storage.get("accepted_n"), self.storage.get("accepted_v")))
@@ -152,7 +152,7 @@ class PaxosNode(Node):
         if promised is not None and msg.n < promised:
             self.send(src, Nack(msg.n, promised))
             return
-        # Accept unless promised a higher ballot (§2.2, phase 2b); persist before announcing.
+        # Accept unless promised a higher ballot (§2.2, phase 2b); persist before announcing (§2.5).
         self.storage["promised"] = msg.n
         self.storage["accepted_n"] = msg.n
         self.storage["accepted_v"] = msg.v
@@ -167,7 +167,8 @@ class PaxosNode(Node):
 
     # ---- proposer (§2.2, phase 1a and 2a) ---------------------------------------------------------
     def start_round(self) -> None:
-        # A ballot never used before: a persisted round counter, higher than any seen (§2.2).
+        # A ballot never used before: a persisted round counter, higher than any seen (§2.5: a proposer
+        # keeps the highest number it has tried in stable storage).
         round_ = max(self.storage.get("round", 0), self.storage.get("seen_round", 0)) + 1
         if self.max_round is not None and round_ > self.max_round:
             self.phase = "idle"   # out of ballots (a model-checking bound): give up quietly
