@@ -262,6 +262,14 @@ def multipaxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, faults: FaultSc
                           until=until)
 
 
+@register("multipaxos-stale-ack", "Multi-Paxos: n1's slot 1 (client cA's 'A') is lost to n2's no-op, then n1 "
+          "is re-elected; cA must not be told 'ok' (issue 7's regression)", ("seed", "until"),
+          lambda n: _names(3))
+def multipaxos_stale_ack(seed: int = 0, until: float = 1.0) -> Any:
+    from distlib.consensus.multipaxos import stale_ack_scenario
+    return stale_ack_scenario(seed, until=until)
+
+
 # ---- Raft's named scenarios (chapter 03) ----------------------------------------------------------------
 @register("raft-split-vote", "Raft: five servers with nearly equal election timeouts split the vote",
           ("seed", "until"), lambda n: _names(5))

@@ -51,23 +51,63 @@ def check_paxos(run: Any) -> list[str]:
     return out
 
 
-def check_multipaxos(run: Any) -> list[str]:
-    """Per-slot agreement (from acceptors' ``Accepted`` sends) and prefix-agreement of applied logs."""
-    world = run.world
-    acceptors = tuple(sorted(world.nodes))
+def chosen_slots(trace: Trace, acceptors: Iterable[str]) -> dict[int, list[Any]]:
+    """Slot -> the values chosen there (a majority of ``acceptors`` sent ``Accepted`` for one ballot).
+
+    One value per slot when Multi-Paxos is safe; a list, so a checker can report a second one.
+    """
+    acceptors = tuple(acceptors)
     need = len(acceptors) // 2 + 1
     votes: dict[tuple[int, Any], set[str]] = {}
     values: dict[tuple[int, Any], Any] = {}
-    for rec in world.trace.of(Send):
+    for rec in trace.of(Send):
         msg = rec.msg
         if type(msg).__name__ == "Accepted" and hasattr(msg, "slot") and rec.src in acceptors:
             votes.setdefault((msg.slot, msg.n), set()).add(rec.src)
             values[(msg.slot, msg.n)] = msg.v
-    chosen: dict[int, set[str]] = {}
+    chosen: dict[int, list[Any]] = {}
     for key in sorted(votes):
         if len(votes[key]) >= need:
-            chosen.setdefault(key[0], set()).add(repr(values[key]))
-    out = [f"slot {slot}: more than one value chosen ({', '.join(sorted(vs))})"
+            seen = chosen.setdefault(key[0], [])
+            if all(repr(v) != repr(values[key]) for v in seen):
+                seen.append(values[key])
+    return chosen
+
+
+def check_acks(trace: Trace, acceptors: Iterable[str]) -> list[str]:
+    """Judge Multi-Paxos by what clients were told: every ``ok`` reply names a slot where a majority
+    of acceptors accepted exactly that client's command.
+
+    Read from the trace alone: a client's ``Request(req_id, command)`` sends say what it asked for,
+    the servers' ``Reply(req_id, ok=True, slot)`` sends what it was told, and the acceptors'
+    ``Accepted`` sends what was chosen (:func:`chosen_slots`). An ack for a slot that holds a no-op or
+    another command — or that nothing was chosen in yet — is a lie to that client.
+    """
+    acceptors = tuple(acceptors)
+    chosen = chosen_slots(trace, acceptors)
+    asked: dict[str, Any] = {}
+    out: list[str] = []
+    for rec in trace.of(Send):
+        msg, kind = rec.msg, type(rec.msg).__name__
+        if kind == "Request" and rec.src not in acceptors:
+            asked[msg.req_id] = msg.command
+        elif kind == "Reply" and getattr(msg, "ok", False) and msg.req_id in asked:
+            command = asked[msg.req_id]
+            there = chosen.get(msg.slot, [])
+            if not any(repr(v) == repr(command) for v in there):
+                what = ", ".join(repr(v) for v in there) or "nothing chosen yet"
+                out.append(f"{rec.src} told {rec.dst} at t={rec.time:.3f} that {command!r} ({msg.req_id}) is "
+                           f"in slot {msg.slot}, but slot {msg.slot} holds {what}")
+    return out
+
+
+def check_multipaxos(run: Any) -> list[str]:
+    """Per-slot agreement (from acceptors' ``Accepted`` sends), prefix-agreement of applied logs, and
+    every ``ok`` told to a client names the slot its command was chosen in (:func:`check_acks`)."""
+    world = run.world
+    acceptors = tuple(sorted(world.nodes))
+    chosen = chosen_slots(world.trace, acceptors)
+    out = [f"slot {slot}: more than one value chosen ({', '.join(sorted(map(repr, vs)))})"
            for slot, vs in sorted(chosen.items()) if len(vs) > 1]
     logs = run.logs
     names = sorted(logs)
@@ -76,7 +116,7 @@ def check_multipaxos(run: Any) -> list[str]:
             common = min(len(logs[a]), len(logs[b]))
             if logs[a][:common] != logs[b][:common]:
                 out.append(f"{a} and {b} applied different commands in their common prefix")
-    return out
+    return out + check_acks(world.trace, acceptors)
 
 
 # ---- the same properties for the model checker (distlib.check.explore) ---------------------------

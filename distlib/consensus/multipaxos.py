@@ -7,6 +7,16 @@ slot, the value of the highest-numbered accepted proposal, fills gaps with no-op
 (§3: "it proposes ... a special no-op command"), and from then on needs only
 phase 2 — one round trip per command. Heartbeats keep followers from starting
 elections; a higher ballot from anyone deposes the leader.
+
+A client is told "ok" only for the command that was **decided in its slot**. A
+leader assigns a request to a slot, but the slot is decided by whoever gets a
+majority to accept: a deposed leader's slot can be filled by its successor's
+no-op or by another client's command, and a leader elected again later learns
+that decision like any other. So the reply compares the decided value with the
+waiting client's command, and a leader that steps down forgets its waiters (the
+clients retry). Commands are compared by value: a command that must not be
+confused with another carries its identity (the key-value store's commands carry
+client id and sequence number, :mod:`distlib.consensus.multipaxos_kv`).
 """
 
 from __future__ import annotations
@@ -121,7 +131,7 @@ class MultiPaxosNode(Node):
         self.promises: dict[str, Promise] = {}
         self.acks: dict[int, set[str]] = {}
         self.proposed: dict[int, Any] = {}
-        self.waiting: dict[int, tuple[str, str]] = {}   # slot -> (client, req_id) to answer
+        self.waiting: dict[int, tuple[str, str, Any]] = {}   # slot -> (client, req_id, command) to answer
         self.next_slot = 1
         self.applied: list[Any] = []
         self._apply_ready()
@@ -189,6 +199,9 @@ class MultiPaxosNode(Node):
         if self.role != "follower":
             self.role = "follower"
             self.cancel_timer("heartbeat")
+        # A deposed leader can no longer say what its slots will hold: the next leader may fill them
+        # with no-ops or other commands. Its clients time out and retry with whoever leads now.
+        self.waiting = {}
         self.leader = leader
         self.reset_election_timer()
 
@@ -241,23 +254,44 @@ class MultiPaxosNode(Node):
             slot = len(self.applied) + 1
             value = self.decided[slot]
             self.applied.append(value)
-            self.apply(slot, value)
-            if slot in self.waiting and self.role == "leader":
-                client, req_id = self.waiting.pop(slot)
-                self.send(client, Reply(req_id, True, slot=slot, leader=self.id))
+            result = self.apply(slot, value)
+            waiter = self.waiting.pop(slot, None)
+            if waiter is not None:
+                self.answer(slot, value, result, waiter)
 
-    def apply(self, slot: int, value: Any) -> None:
-        """Hook for a state machine built on the log (the lock service overrides it)."""
+    def apply(self, slot: int, value: Any) -> Any:
+        """Hook for a state machine built on the log; what it returns is the client's result."""
+        return None
+
+    def answer(self, slot: int, value: Any, result: Any, waiter: tuple[str, str, Any]) -> None:
+        """Tell the client waiting on ``slot`` what became of its command, now that ``slot`` is decided."""
+        client, req_id, command = waiter
+        if value == command:
+            self.reply(client, req_id, True, slot=slot, result=result)
+        else:
+            # Another leader's value (a no-op, another client's command) took the slot: this command
+            # was not decided here. No ack; the client retries (a duplicate-detecting state machine
+            # makes the retry harmless if the command is decided in some other slot after all).
+            self.reply(client, req_id, False)
+
+    def reply(self, client: str, req_id: str, ok: bool, *, slot: int | None = None,
+              result: Any = None) -> None:
+        """Send the client's reply (a subclass with its own reply message overrides this)."""
+        self.send(client, Reply(req_id, ok, slot=slot, leader=self.leader))
 
     # ---- clients and heartbeats -----------------------------------------------------------------------
     def on_request(self, src: str, msg: Request) -> None:
+        self.submit(src, msg.req_id, msg.command)
+
+    def submit(self, client: str, req_id: str, command: Any) -> None:
+        """A client asks for ``command``: a leader gives it the next slot, anyone else redirects."""
         if self.role != "leader":
-            self.send(src, Reply(msg.req_id, False, leader=self.leader))
+            self.reply(client, req_id, False)
             return
         slot = self.next_slot
         self.next_slot += 1
-        self.waiting[slot] = (src, msg.req_id)
-        self.propose(slot, msg.command)
+        self.waiting[slot] = (client, req_id, command)
+        self.propose(slot, command)
 
     def send_heartbeats(self) -> None:
         for p in self.peers:
@@ -297,7 +331,21 @@ class MultiPaxosNode(Node):
             self.send_heartbeats()
 
 
-# ---- scenario ------------------------------------------------------------------------------------
+class StaleAckMultiPaxos(MultiPaxosNode):
+    """BROKEN: acks whoever waits on a slot once it is decided, whatever was decided there, and keeps
+    its waiters across step-down and re-election (the library's code before the fix)."""
+
+    def step_down(self, leader: str | None) -> None:
+        waiting = self.waiting
+        super().step_down(leader)
+        self.waiting = waiting
+
+    def answer(self, slot: int, value: Any, result: Any, waiter: tuple[str, str, Any]) -> None:
+        if self.role == "leader":
+            self.reply(waiter[0], waiter[1], True, slot=slot, result=result)
+
+
+# ---- scenarios -----------------------------------------------------------------------------------
 @dataclass
 class MultiPaxosRun:
     world: Any
@@ -355,3 +403,51 @@ def random_multipaxos(seed: int, **kwargs: Any) -> MultiPaxosRun:
 
     faults = FaultSchedule.random(seed, ["n1", "n2", "n3"], horizon=3.0, faults=3)
     return run_multipaxos(seed, loss=0.05, duplicate=0.05, faults=faults, until=6.0, **kwargs)
+
+
+def stale_ack_scenario(seed: int = 0, *, node_cls: type[MultiPaxosNode] = MultiPaxosNode,
+                       until: float = 1.0) -> MultiPaxosRun:
+    """The run in which the old code told client cA "ok" for "A", a command that was never decided.
+
+    Latency 0.01, heartbeat 0.4 and election timeout (5, 6), so only the scripted campaigns happen:
+    n1 leads (ballot 1.n1); cut off from n2 and n3 at 0.100, it puts cA's "A" in slot 1, accepted by
+    n1 alone; after the heal at 0.115 cB's "B" goes to slot 2 and reaches everyone. n1 is cut off
+    again (one way, n1 -> n2/n3) at 0.13; n2 campaigns at 0.14 (n1 hears the Prepare and steps down),
+    wins with n3 and fills slot 1 with a no-op. n2 -> n1 is cut at 0.155, so n1 never hears of it;
+    at 0.195 everything heals but n1 <-> n2, and n1 campaigns at 0.20, wins with n3 and adopts the
+    no-op in slot 1. Every node decides {1: no-op, 2: "B"}. The clients record a history: ``ok`` with
+    the slot, ``fail`` on a negative reply, ``info`` when no reply came within 0.5.
+    """
+    from distlib.sim import World
+
+    world = World(seed, latency=0.01)
+    names = ["n1", "n2", "n3"]
+    world.add_nodes(node_cls, names, heartbeat=0.4, election_timeout=(5.0, 6.0))
+
+    def client(name: str, command: str, at: float):
+        c = world.client(name)
+        yield world.env.timeout(at)
+        yield from c.request("n1", Request(f"{name}:1", command), f="submit", value=command, timeout=0.5,
+                             interpret=lambda r: ("ok", r.slot) if r.ok else ("fail", None))
+
+    def campaign(name: str) -> None:
+        if world.is_up(name):
+            world.nodes[name].campaign()
+
+    def cut_off(name: str, *, both_ways: bool) -> None:
+        for other in names:
+            if other != name:
+                world.cut(name, other, both_ways=both_ways)
+
+    world.process(client("cA", "A", 0.100))
+    world.process(client("cB", "B", 0.108))
+    world.at(0.001, lambda: campaign("n1"))
+    world.at(0.100, lambda: cut_off("n1", both_ways=True))
+    world.at(0.115, world.heal)
+    world.at(0.130, lambda: cut_off("n1", both_ways=False))
+    world.at(0.140, lambda: campaign("n2"))
+    world.at(0.155, lambda: world.cut("n2", "n1"))
+    world.at(0.195, lambda: (world.heal(), world.cut("n1", "n2", both_ways=True)))
+    world.at(0.200, lambda: campaign("n1"))
+    world.run(until=until)
+    return MultiPaxosRun(world, ["A", "B"])
