@@ -10,6 +10,11 @@ check cell it runs, in this order (the solution last, so later cells see correct
 3. the solution + cells between + the check: everything must pass and the check must print a
    "right: ..." line.
 
+Before the first cell, the kernel runs :data:`~.notebooks.GUARD_PREAMBLE` (every check module
+imported, so every reference answer is protected before any answer cell runs — as in the grader). A
+recorded wrong answer whose own cell is refused by the guard (``ShortcutError``: it called a reference
+answer) counts as rejected when its check then fails, whatever the check's error.
+
 Ordinary cells must run without error unless tagged ``raises-exception``.
 """
 
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from .kernel import CellRun, KernelSession
 from .notebooks import (
+    GUARD_PREAMBLE,
     RAISES_TAG,
     Exercise,
     find_exercises,
@@ -28,6 +34,8 @@ from .notebooks import (
     stub_code,
     stub_source,
 )
+
+SHORTCUT_ENAME = "ShortcutError"
 
 
 @dataclass
@@ -74,6 +82,9 @@ def strength_test(path: str | Path, timeout: int = 120) -> StrengthReport:
     # Cells from each solution cell up to its check are replayed per variant at the check cell.
     deferred = {i for ex in runnable.values() for i in range(ex.solution_index, ex.check_index)}
     with KernelSession(path.parent, timeout) as kernel:
+        guard = kernel.run(GUARD_PREAMBLE, store_history=False)
+        if guard.status != "ok":
+            report.problems.append(f"the guard preamble failed: {guard.error_line}")
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or index in deferred:
                 continue
@@ -122,6 +133,11 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
                 if "right" not in check.stdout.lower():
                     report.problems.append(f"{where}: the check passed but printed no 'right: ...' line")
         else:
+            if first.status == "error" and first.ename == SHORTCUT_ENAME:
+                # a shortcut answer: the guard refused the reference call in the answer cell itself
+                if check.status == "ok":
+                    report.problems.append(f"{where}: the check PASSED after a refused shortcut")
+                continue
             if first.status != "ok":
                 report.problems.append(f"{where}: the recorded wrong answer itself fails to run "
                                        f"({first.error_line}); record code that runs but is wrong")

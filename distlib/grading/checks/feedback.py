@@ -1,10 +1,31 @@
-"""The two helpers every exercise check uses: a "wrong, because ..." failure, and calling a
-learner's function so that its own bug becomes feedback rather than a crash of the check."""
+"""What every exercise check is built from.
+
+* :func:`fail` — the one "wrong, because ..." failure.
+* :func:`call` — calling a learner's function so that its own bug becomes feedback, not a crash.
+* :func:`exercise` — the decorator every check entry point wears: it fails (0 points) an answer that
+  delegated to the course's reference (see :mod:`distlib.grading.guard`), before and after the check.
+* :func:`first_failure` — differential checking: run a judge over generated cases, smallest first,
+  and fail on the first (so the smallest) failing one.
+* :func:`plain` / :func:`same` — compare a learner's value with the expected one by type and value,
+  so an object whose ``__eq__`` always says True cannot pass.
+
+Design (see ``docs/ARCHITECTURE.md``, "Exercise checks"): checks compare the learner's code with the
+rule on *generated* inputs — every combination of a small domain (all tie orders, all vote/timeout
+combinations, all permutations) plus seeded random larger ones — and compute the expected answer
+only after the learner's function has returned, from pristine copies of the inputs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+import copy
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, TypeVar
+
+from distlib.grading import guard
+
+C = TypeVar("C")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
@@ -12,15 +33,109 @@ def fail(message: str) -> NoReturn:
     raise AssertionError("wrong, because " + message)
 
 
+@guard.transparent
 def call(fn: Callable, *args: Any) -> Any:
     """``fn(*args)``; a stub's NotImplementedError passes through, any other exception is feedback."""
+    if not callable(fn):
+        fail(f"expected a function, got {type(fn).__name__} {fn!r}.")
     try:
         return fn(*args)
     except NotImplementedError:
         raise
+    except guard.ShortcutError as exc:
+        fail(str(exc))
     except Exception as exc:  # a learner's bug: report it as feedback, not a crash
-        fail(f"calling {getattr(fn, '__name__', 'your function')}{args!r} raised "
+        fail(f"calling {getattr(fn, '__name__', 'your function')}{_short(args)} raised "
              f"{type(exc).__name__}: {exc}")
+
+
+def call_copy(fn: Callable, *args: Any) -> Any:
+    """:func:`call` on deep copies of ``args`` (the learner cannot mutate the case under test)."""
+    return call(fn, *copy.deepcopy(args))
+
+
+def _short(args: tuple) -> str:
+    text = repr(args)
+    return text if len(text) <= 300 else text[:297] + "...)"
+
+
+def _shortcut_feedback(exercise_id: str) -> None:
+    used = guard.shortcuts(exercise_id)
+    if used:
+        fail(f"your notebook calls {', '.join(used)}, the course's own answer to exercise "
+             f"{exercise_id}. An answer that delegates to the reference scores 0: write the rule yourself.")
+
+
+def exercise(exercise_id: str) -> Callable[[F], F]:
+    """Decorate a check entry point of exercise ``exercise_id`` (see the module docstring)."""
+    def decorate(check: F) -> F:
+        @functools.wraps(check)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            _shortcut_feedback(exercise_id)
+            result = check(*args, **kwargs)
+            _shortcut_feedback(exercise_id)   # a reference called, and its error swallowed, during the check
+            return result
+        checked.exercise_id = exercise_id  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+    return decorate
+
+
+def first_failure(cases: Iterable[C], judge: Callable[[C], str | None]) -> int:
+    """Judge every case in order (smallest first); fail with the first problem. Returns the count."""
+    count = 0
+    for case in cases:
+        count += 1
+        problem = judge(case)
+        if problem is not None:
+            fail(problem)
+    return count
+
+
+def differential(cases: Iterable[C], answer: Callable[[C], Any], allowed: Callable[[C], list[Any]],
+                 describe: Callable[[C, Any], str], explain: Callable[[C, Any], str], *,
+                 mistakes: Iterable[tuple[Callable[[C], Any], str]] = ()) -> int:
+    """Compare a learner's ``answer(case)`` with every value ``allowed(case)`` on all ``cases``
+    (smallest first). On a mismatch, fail with ``describe(case, got)`` for the smallest failing case
+    and a reason: the message of the first known mistake whose model agrees with the learner on
+    *every* case (the answer behaves exactly like that mistake), else ``explain(case, got)``.
+    Returns the number of cases.
+    """
+    answers = [(case, answer(case)) for case in cases]
+    for case, got in answers:
+        if any(same(got, ok) for ok in allowed(case)):
+            continue
+        reason = next((message for model, message in mistakes
+                       if all(same(g, model(c)) for c, g in answers)), None)
+        fail(f"{describe(case, got)}: {reason or explain(case, got)}.")
+    return len(answers)
+
+
+_PLAIN_ATOMS = (str, int, float, bool, type(None))
+
+
+def plain(value: Any) -> bool:
+    """True for values built only of str/int/float/bool/None, tuples, lists and dicts of them, and
+    frozen dataclass values of the library (e.g. ``Ballot``) — never a learner's own class."""
+    if type(value) in _PLAIN_ATOMS:
+        return True
+    if type(value) in (tuple, list):
+        return all(plain(v) for v in value)
+    if type(value) is dict:
+        return all(plain(k) and plain(v) for k, v in value.items())
+    module = type(value).__module__ or ""
+    return module.startswith("distlib.") and hasattr(value, "__dataclass_fields__")
+
+
+def same(got: Any, expected: Any) -> bool:
+    """``got == expected`` with the same types all the way down (True is not 1, a look-alike
+    object is not a value)."""
+    if type(got) is not type(expected):
+        return False
+    if type(got) in (tuple, list):
+        return len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected, strict=True))
+    if type(got) is dict:
+        return got.keys() == expected.keys() and all(same(got[k], expected[k]) for k in expected)
+    return bool(plain(got) and expected == got)
 
 
 def check_schedule(schedule: Any, *, max_faults: int = 3, min_faults: int = 0) -> None:

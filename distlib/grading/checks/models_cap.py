@@ -20,11 +20,12 @@ from distlib.check.consistency import (
 )
 from distlib.check.linearizability import LinOp, check_linearizability
 from distlib.check.models import UNKNOWN, CASRegister, ModelOp, Register
+from distlib.grading import guard
 from distlib.sim import FaultSchedule, History
 from distlib.sim.faults import PartitionFault
 from distlib.storage.register import run_register
 
-from .feedback import check_schedule
+from .feedback import call_copy, check_schedule, differential, exercise
 from .feedback import fail as _fail
 
 # ---- models-classify -----------------------------------------------------------------------------
@@ -40,20 +41,16 @@ CLASSIFY_ROWS: dict[str, list[tuple[str, str, Any, float, float]]] = {
     "H5": [("c1", "write", 1, 0.0, 1.0), ("c1", "read", None, 1.5, 2.0), ("c2", "read", 1, 2.5, 3.0)],
 }
 
-_WHY = {
-    # reasons keyed by the *true* level; the level itself is computed by the checkers
-    "linearizable": "there is an order that respects real time and the register's rules (the "
-                    "linearizability checker finds the witness)",
-    "sequential": "the read returns a value that was already overwritten before it began: real time "
-                  "is broken, so it is not linearizable — but placing the read earlier gives one order "
-                  "that keeps every client's program order, so it is sequentially consistent",
-    "causal": "two clients see the two concurrent writes in opposite orders: no single order "
-              "explains both (not sequential), but the writes are causally unrelated, so each client "
-              "may order them its own way (causal)",
-    "eventual": "a client sees effects out of causal order (a write it knows about disappears from "
-                "view, or its own write vanishes for it): not causal; only the weak promise that "
-                "replicas converge later is left (eventual)",
-    "none": "a read returns a value nobody wrote",
+# Why a history is NOT at a level: the property of that level it breaks (no label is revealed).
+_BREAKS = {
+    "linearizable": "no order of its operations respects real time (an operation that finished before "
+                    "another began comes first) and the register's rules: some read returns a value that "
+                    "was already overwritten, or not yet written, at every moment of its interval",
+    "sequential": "no single order of all operations keeps every client's own order and the register's "
+                  "rules — two clients would need to see the writes in different orders",
+    "causal": "a client sees effects out of causal order: a write it has already observed (or its own "
+              "write) disappears from its view",
+    "eventual": "a read returns a value nobody wrote — no replica could ever hold it",
 }
 
 
@@ -71,29 +68,31 @@ def show_histories() -> None:
             print(f"   {inv.process}: {what:<12} from t={inv.time:g} to t={done.time:g}")
 
 
-def _facts(h: History) -> str:
-    lin = check_linearizability(h, Register(None)).ok
-    seq = sequentially_consistent(h)
-    cau = causally_consistent(h)
-    return f"linearizable: {lin}, sequential: {seq}, causal: {cau}"
-
-
+@exercise("models-classify")
 def check_classification(answer: Any) -> None:
-    """Exercise models-classify: the strongest consistency model each history satisfies."""
+    """Exercise models-classify: the strongest consistency model each history satisfies.
+
+    Feedback says why a label is wrong without naming the right one (a retry must reason, not copy).
+    """
     names = sorted(CLASSIFY_ROWS)
     if not isinstance(answer, dict) or sorted(answer) != names:
         _fail(f"the answer must be a dict with exactly the keys {names} (got {answer!r}).")
     for name in names:
-        if answer[name] not in LEVELS:
+        if not isinstance(answer[name], str) or answer[name] not in LEVELS:
             _fail(f"answer[{name!r}] = {answer[name]!r}; use one of {LEVELS}.")
+    wrong = []
     for name, h in classify_histories().items():
-        expected = consistency_level(h)
-        got = answer[name]
-        if got != expected:
-            rank = LEVELS.index
-            direction = ("too strong" if rank(got) < rank(expected) else "too weak")
-            _fail(f"{name} is {expected!r}, not {got!r} ({direction}): {_WHY[expected]}. "
-                  f"The checkers say {_facts(h)}.")
+        expected, got = consistency_level(h), answer[name]
+        if got == expected:
+            continue
+        if LEVELS.index(got) < LEVELS.index(expected):
+            wrong.append(f"{name} is not {got!r}: {_BREAKS[got]}")
+        else:
+            wrong.append(f"{name} satisfies a stronger model than {got!r}; give the STRONGEST model it "
+                         "satisfies (check the definitions from the strongest down)")
+    if wrong:
+        _fail(f"{len(wrong)} of {len(names)} histories are misclassified. " + " ".join(
+            f"({i}) {w}." for i, w in enumerate(wrong, 1)))
     print(f"right: all {len(names)} histories classified at their strongest model.")
 
 
@@ -106,6 +105,7 @@ def hunt_run(mode: str, schedule: FaultSchedule | None = None) -> Any:
     return run_register(mode, HUNT["seed"], until=HUNT["until"], faults=schedule)
 
 
+@exercise("ap-partition")
 def check_ap_partition(schedule: Any) -> None:
     """Exercise ap-partition: a partition schedule under which the AP register is not linearizable."""
     check_schedule(schedule, min_faults=1, max_faults=2)
@@ -160,6 +160,9 @@ CAS_HISTORIES: dict[str, tuple[str, list[tuple]]] = {
     "K8": ("a read of 0 and a concurrent write 4; then a read of 4",
            [("c1", "read", None, 0, 0.0, 2.0, "ok"), ("c2", "write", 4, None, 0.5, 1.0, "ok"),
             ("c1", "read", None, 4, 3.0, 4.0, "ok")]),
+    "K9": ("write 1, then a cas 0->5 that timed out, then a read of 5",
+           [("c1", "write", 1, None, 0.0, 1.0, "ok"), ("c2", "cas", (0, 5), UNKNOWN, 2.0, math.inf, INFO),
+            ("c3", "read", None, 5, 4.0, 5.0, "ok")]),
 }
 
 
@@ -201,32 +204,117 @@ class _StepError(Exception):
     pass
 
 
+_CAS_VALUES = (0, 1, 2)
+
+
+def _step_cases() -> list[tuple[Any, ModelOp]]:
+    """Every (state, op) over values 0-2: reads of each value or UNKNOWN, writes (ok or timed out),
+    cas with every expected/new pair and output True, False or UNKNOWN."""
+    ops = ([ModelOp("read", None, v) for v in (*_CAS_VALUES, UNKNOWN)]
+           + [ModelOp("write", v, out) for v in _CAS_VALUES for out in (None, UNKNOWN)]
+           + [ModelOp("cas", (e, n), out) for out in (True, False, UNKNOWN)
+              for e in _CAS_VALUES for n in _CAS_VALUES])
+    return [(state, op) for state in _CAS_VALUES for op in ops]
+
+
+def _cas_allowed(case: tuple[Any, ModelOp]) -> list[tuple[bool, Any]]:
+    """What a correct model may answer; (False, None) stands for "not possible here" (any state)."""
+    state, op = case
+    no = (False, None)
+    if op.f == "read":
+        if op.output is UNKNOWN:        # a timed-out read: legal, or skipped — it changes nothing
+            return [(True, state), no]
+        return [(True, state)] if op.output == state else [no]
+    if op.f == "write":
+        return [(True, op.input)]
+    expected, new = op.input
+    if op.output is True:
+        return [(True, new)] if state == expected else [no]
+    if op.output is False:
+        return [(True, state)] if state != expected else [no]
+    # UNKNOWN: it may have happened. On a match it swapped; otherwise it failed (no effect) or is skipped.
+    return [(True, new)] if state == expected else [no, (True, state)]
+
+
+def _cas_mistake(unknown_swaps: bool = False, unknown_fails: bool = False, false_anywhere: bool = False,
+                 read_any: bool = False) -> Callable[[tuple[Any, ModelOp]], tuple[bool, Any]]:
+    def model(case: tuple[Any, ModelOp]) -> tuple[bool, Any]:
+        state, op = case
+        if op.f == "read":
+            return (True, state) if read_any or op.output is UNKNOWN or op.output == state else (False, None)
+        if op.f == "write":
+            return True, op.input
+        expected, new = op.input
+        if op.output is UNKNOWN and unknown_swaps:
+            return True, new
+        if op.output is False or (op.output is UNKNOWN and unknown_fails):
+            return (True, state) if false_anywhere or state != expected else (False, None)
+        return (True, new) if state == expected else (False, None)
+    return model
+
+
+_CAS_MISTAKES = [
+    (_cas_mistake(unknown_swaps=True), "a timed-out cas swaps only if the current value equals `expected` — "
+                                       "it may have happened, but a cas that happened on another value "
+                                       "swapped nothing"),
+    (_cas_mistake(unknown_fails=True), "a timed-out cas (output UNKNOWN) may have swapped: when the current "
+                                       "value equals `expected` the model must allow the swap, or a later "
+                                       "read of the new value looks impossible"),
+    (_cas_mistake(false_anywhere=True), "a cas that reports no swap (output False) is legal only when the "
+                                        "current value differs from `expected`"),
+    (_cas_mistake(read_any=True), "a read is legal only when its output equals the current value"),
+]
+
+
+def _why_step(case: tuple[Any, ModelOp], got: tuple[bool, Any]) -> str:
+    state, op = case
+    if op.f == "read":
+        return "a read is legal exactly when it returns the current value, and it changes nothing"
+    if op.f == "write":
+        return "a write is always possible and sets the value to op.input"
+    expected, new = op.input
+    if op.output is True:
+        return "a cas that swapped is legal only when the current value equals `expected`; it sets `new`"
+    if op.output is False:
+        return "a cas that did not swap is legal only when the current value differs; it changes nothing"
+    return ("a timed-out cas may have happened: on a match it swapped to `new`; on another value it "
+            "swapped nothing")
+
+
+@exercise("model-cas")
 def check_cas_model(step: Callable[[Any, ModelOp], tuple[bool, Any]]) -> None:
-    """Exercise model-cas: a compare-and-set register's sequential specification."""
+    """Exercise model-cas: a compare-and-set register's sequential specification, on every (state, op)
+    over three values, then inside the linearizability checker on small histories."""
+    def answer(case: tuple[Any, ModelOp]) -> tuple[bool, Any]:
+        out = call_copy(step, *case)
+        if not (type(out) is tuple and len(out) == 2 and type(out[0]) is bool):
+            _fail(f"step({case[0]!r}, {case[1]!r}) returned {out!r}; return a pair (ok, new_state) with ok "
+                  "True or False.")
+        return (True, out[1]) if out[0] else (False, None)
+
+    def describe(case: tuple[Any, ModelOp], got: tuple[bool, Any]) -> str:
+        shown = got if got[0] else "(False, ...)"
+        return f"step({case[0]!r}, {case[1]!r}) returned {shown}"
+
+    n = differential(_step_cases(), answer, _cas_allowed, describe, _why_step, mistakes=_CAS_MISTAKES)
     reference = CASRegister(0)
     for name in CAS_HISTORIES:
         text, _ = CAS_HISTORIES[name]
         ops = cas_history(name)
-        expected = check_linearizability(ops, reference).verdict
         try:
             got = check_linearizability(ops, _StudentModel(step)).verdict
         except _StepError as exc:
             _fail(f"on history {name} ({text}) your {exc}.")
+        expected = check_linearizability(ops, reference).verdict
         if got != expected:
-            rule = {
-                "K2": "a cas swaps only when the current value equals `expected`",
-                "K3": "a cas that reports no swap (output False) is legal only when the current "
-                      "value differs from `expected`",
-                "K6": "a write sets the value",
-                "K7": "a timed-out cas has output UNKNOWN: it may have swapped, so the model must "
-                      "allow the swap",
-                "K8": "a read is legal only when its output equals the current value, and it does not "
-                      "change the value",
-            }.get(name, "read returns the current value, write sets it, cas swaps only on a match "
-                        "and reports False otherwise")
             _fail(f"with your model the checker says {got} on history {name} ({text}); the correct "
-                  f"verdict is {expected}. Rule: {rule}.")
-    print(f"right: your model gives the correct verdict on all {len(CAS_HISTORIES)} histories.")
+                  f"verdict is {expected}.")
+    print(f"right: your model agrees with the specification on all {n} (state, operation) pairs and gives "
+          f"the correct verdict on all {len(CAS_HISTORIES)} histories.")
+
+
+guard.protect("models-classify", consistency_level, sequentially_consistent, causally_consistent)
+guard.protect("model-cas", (Register, "step"))
 
 
 __all__ = ["CAS_HISTORIES", "CLASSIFY_ROWS", "cas_history", "check_ap_partition", "check_cas_model",

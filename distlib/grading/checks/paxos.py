@@ -13,20 +13,14 @@ The acceptor exercises use a plain-dict state ``{"promised": Ballot | None,
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
-from distlib.consensus.paxos import (
-    Ballot,
-    Nack,
-    NoAdoptProposer,
-    PaxosNode,
-    Promise,
-    run_paxos,
-)
+from distlib.consensus.paxos import Ballot, NoAdoptProposer, PaxosNode, Promise, run_paxos
+from distlib.grading import guard
 
-from .feedback import call as _call
-from .feedback import check_schedule
+from .feedback import call, call_copy, check_schedule, differential, exercise
 from .feedback import fail as _fail
 
 NODES = ["n1", "n2", "n3"]
@@ -49,113 +43,11 @@ def late_proposer(cls: type[PaxosNode] = PaxosNode, faults: Any = "default", **k
                      classes={"n2": cls}, until=kw.pop("until", 1.0), **kw)
 
 
-# ---- the reference acceptor: the library's PaxosNode, driven message by message ------------------
-class _Reference:
-    """Feeds messages to a real PaxosNode acceptor and reads back its state and reply."""
-
-    def __init__(self) -> None:
-        from distlib.sim import World
-
-        self.world = World(0)
-        self.world.add_nodes(PaxosNode, NODES)
-        self.world.run(until=1e-6)   # boot only
-        self.node = self.world.nodes["n1"]
-
-    def state(self) -> dict[str, Any]:
-        s = self.node.storage
-        return {"promised": s.get("promised"), "accepted_n": s.get("accepted_n"),
-                "accepted_v": s.get("accepted_v")}
-
-    def deliver(self, msg: Any) -> tuple:
-        before = len(self.world.trace)
-        self.node.on_message("n2", msg)
-        sent = [r.msg for r in self.world.trace.records[before:] if r.kind == "send"]
-        first = sent[0]
-        if isinstance(first, Promise):
-            return ("promise", first.accepted_n, first.accepted_v)
-        if isinstance(first, Nack):
-            return ("nack", first.promised)
-        return ("accepted", first.n, first.v)
-
-
-def _b(r: int, p: str) -> Ballot:
-    return Ballot(r, p)
-
-
-# Each scenario: a list of ("prepare", n) / ("accept", n, v) steps and why it matters.
-SCENARIOS: list[tuple[list[tuple], str]] = [
-    ([("prepare", _b(1, "n2"))],
-     "a fresh acceptor promises any ballot and reports that it has accepted nothing"),
-    ([("prepare", _b(2, "n2")), ("prepare", _b(1, "n3"))],
-     "after promising 2.n2 the acceptor must refuse (nack) the lower ballot 1.n3 — that is the promise"),
-    ([("prepare", _b(2, "n2")), ("prepare", _b(2, "n2"))],
-     "the same Prepare again (a network duplicate or a retry) is not below the promise: promise again"),
-    ([("prepare", _b(1, "n2")), ("accept", _b(1, "n2"), "A")],
-     "Accept for the promised ballot itself must be accepted (the rule is 'not below the promise', "
-     "so equal is fine) — otherwise nothing is ever chosen"),
-    ([("prepare", _b(3, "n3")), ("accept", _b(2, "n2"), "B")],
-     "the acceptor promised 3.n3 and has accepted nothing; Accept(2.n2) is below the promise and must be "
-     "refused. Comparing with the highest *accepted* number (the summary's rule) accepts it and can "
-     "let two values be chosen"),
-    ([("accept", _b(1, "n2"), "A"), ("prepare", _b(4, "n3"))],
-     "a Promise must report the highest-numbered proposal the acceptor accepted, here (1.n2, 'A'): "
-     "that report is how a later proposer learns it must adopt 'A'"),
-    ([("accept", _b(1, "n2"), "A"), ("accept", _b(2, "n3"), "B"), ("prepare", _b(5, "n2"))],
-     "after accepting 1.n2='A' and then 2.n3='B' the acceptor reports its latest acceptance (2.n3, 'B')"),
-    ([("prepare", _b(2, "n2")), ("accept", _b(3, "n3"), "C"), ("prepare", _b(2, "n1"))],
-     "accepting 3.n3 implies a promise of 3.n3: a later Prepare(2.n1) is below it and is refused"),
-    ([("prepare", _b(1, "n2")), ("prepare", _b(1, "n3"))],
-     "ballots are ordered by round, then proposer: 1.n3 > 1.n2, so the acceptor promises 1.n3"),
-]
-
-
-def _student_steps(on_prepare: Callable, on_accept: Callable, steps: list[tuple]) -> list[tuple]:
-    state = dict(EMPTY)
-    out = []
-    for step in steps:
-        if step[0] == "prepare":
-            result = _call(on_prepare, dict(state), step[1])
-        else:
-            result = _call(on_accept, dict(state), step[1], step[2])
-        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict)):
-            _fail(f"your function must return (new_state, reply); it returned {result!r}.")
-        state, reply = result
-        out.append((dict(state), reply))
-    return out
-
-
-def _reference_steps(steps: list[tuple]) -> list[tuple]:
-    ref = _Reference()
-    out = []
-    from distlib.consensus.paxos import Accept, Prepare
-
-    for step in steps:
-        msg = Prepare(step[1]) if step[0] == "prepare" else Accept(step[1], step[2])
-        reply = ref.deliver(msg)
-        out.append((ref.state(), reply))
-    return out
-
-
-def _compare(on_prepare: Callable, on_accept: Callable, mine: str) -> int:
-    """Run every scenario; only the steps of kind ``mine`` are the student's to get right."""
-    checked = 0
-    for steps, why in SCENARIOS:
-        if not any(s[0] == mine for s in steps):
-            continue
-        got = _student_steps(on_prepare, on_accept, steps)
-        want = _reference_steps(steps)
-        for i, ((gs, gr), (ws, wr)) in enumerate(zip(got, want, strict=True)):
-            step = steps[i]
-            what = (f"Prepare({step[1]!r})" if step[0] == "prepare" else f"Accept({step[1]!r}, {step[2]!r})")
-            history = ", then ".join(f"{s[0]} {s[1]!r}" + (f"={s[2]!r}" if len(s) > 2 else "")
-                                     for s in steps[:i]) or "nothing"
-            if tuple(gr) != wr:
-                _fail(f"after {history}, {what} got reply {gr!r}, expected {wr!r}: {why}.")
-            if gs != ws:
-                _fail(f"after {history}, {what} left the state {gs!r}, expected {ws!r}: {why}. "
-                      "(The state is what the acceptor keeps on stable storage before it replies.)")
-        checked += 1
-    return checked
+# ---- paxos-prepare / paxos-accept: the acceptor, on every reachable state -----------------------
+ROUNDS = (1, 2)
+PROPOSERS = ("n1", "n2", "n3")
+VALUES = ("A", "B")
+BALLOTS = tuple(Ballot(r, p) for r in ROUNDS for p in PROPOSERS)
 
 
 def reference_on_prepare(state: dict, n: Ballot) -> tuple[dict, tuple]:
@@ -172,61 +64,245 @@ def reference_on_accept(state: dict, n: Ballot, v: Any) -> tuple[dict, tuple]:
     return {"promised": n, "accepted_n": n, "accepted_v": v}, ("accepted", n, v)
 
 
+def _messages() -> list[tuple]:
+    return [("prepare", b) for b in BALLOTS] + [("accept", b, v) for b in BALLOTS for v in VALUES]
+
+
+def _key(state: dict) -> tuple:
+    return (state["promised"], state["accepted_n"], state["accepted_v"])
+
+
+def _reachable(depth: int = 3) -> list[tuple[dict, list[tuple]]]:
+    """Every acceptor state reachable in at most ``depth`` messages, with a shortest path to it,
+    in breadth-first order (so the first failure found is the one with the shortest history)."""
+    start = dict(EMPTY)
+    seen = {_key(start): (start, [])}
+    frontier = [(start, [])]
+    for _ in range(depth):
+        nxt = []
+        for state, path in frontier:
+            for msg in _messages():
+                new, _ = (reference_on_prepare(state, msg[1]) if msg[0] == "prepare"
+                          else reference_on_accept(state, msg[1], msg[2]))
+                if _key(new) not in seen:
+                    seen[_key(new)] = (new, path + [msg])
+                    nxt.append((new, path + [msg]))
+        frontier = nxt
+    return list(seen.values())
+
+
+def _allowed(state: dict, msg: tuple) -> list[tuple[dict, tuple]]:
+    """Every (new_state, reply) the chapter's rules allow for ``msg`` in ``state``."""
+    promised = state["promised"]
+    if msg[0] == "prepare":
+        n = msg[1]
+        promise = ({**state, "promised": n}, ("promise", state["accepted_n"], state["accepted_v"]))
+        nack = (dict(state), ("nack", promised))
+        if promised is None or n > promised:
+            return [promise]
+        if n == promised:   # Lamport's rule promises only above; a repeat may be promised again too
+            return [promise, nack]
+        return [nack]
+    n, v = msg[1], msg[2]
+    if promised is None or n >= promised:
+        return [({"promised": n, "accepted_n": n, "accepted_v": v}, ("accepted", n, v))]
+    return [(dict(state), ("nack", promised))]
+
+
+def _describe_msg(msg: tuple) -> str:
+    return f"Prepare({msg[1]!r})" if msg[0] == "prepare" else f"Accept({msg[1]!r}, {msg[2]!r})"
+
+
+def _describe_state(state: dict, path: list[tuple]) -> str:
+    history = ", ".join(_describe_msg(m) for m in path) or "nothing"
+    acc = ("nothing" if state["accepted_n"] is None
+           else f"({state['accepted_n']!r}, {state['accepted_v']!r})")
+    return f"after {history} (promised {state['promised']!r}, accepted {acc})"
+
+
+def _why_acceptor(state: dict, msg: tuple, got_state: Any, got_reply: Any) -> str:
+    promised, kind = state["promised"], msg[0]
+    n = msg[1]
+    expected_state, expected_reply = _allowed(state, msg)[0]
+    want, got = expected_reply[0], (got_reply[0] if isinstance(got_reply, tuple) and got_reply else None)
+    if want == "nack" and got in ("promise", "accepted"):
+        if promised is not None and n.round == promised.round:
+            return (f"you {'promised' if got == 'promise' else 'accepted'} {n!r} after promising "
+                    f"{promised!r}, but {n!r} < {promised!r}: ballots with equal rounds are ordered by "
+                    "proposer id — compare whole ballots, (round, proposer) pairs, with < on Ballot, "
+                    "never the rounds alone")
+        if kind == "accept" and state["accepted_n"] is not None and n > state["accepted_n"]:
+            return (f"{n!r} is above the accepted {state['accepted_n']!r} but below the promise "
+                    f"{promised!r}: compare with the promise (the summary's rule compares with the "
+                    "accepted number, and lets two values be chosen)")
+        return f"{n!r} is below the promise {promised!r}: refuse with ('nack', promised)"
+    if want in ("promise", "accepted") and got == "nack":
+        if promised is not None and n == promised and kind == "accept":
+            return (f"Accept({n!r}) is for exactly the promised ballot: the rule refuses only ballots "
+                    "BELOW the promise, so equal is accepted — otherwise nothing is ever chosen")
+        return f"{n!r} is not below anything promised ({promised!r}): the acceptor must take it"
+    if got != want and not (want == "promise" and got == "nack"):
+        return f"the reply should be a ('{want}', ...) tuple"
+    if kind == "prepare" and want == "promise" and got_reply != expected_reply:
+        return (f"a Promise must report the highest-numbered proposal this acceptor accepted, here "
+                f"{expected_reply[1:]!r}: that report is how a later proposer learns which value it must "
+                "adopt")
+    if got_reply != expected_reply:
+        return f"the reply should be {expected_reply!r}"
+    if want == "nack":
+        return "a refusal changes nothing: return the state as it was"
+    if kind == "prepare":
+        return ("record the promise in the state (promised = n) before replying: the state is what the "
+                "acceptor keeps on stable storage, and a promise that is not stored is forgotten")
+    return ("accepting records the proposal (accepted_n, accepted_v) and implies a promise of n "
+            "(promised = n), all on stable storage before the reply")
+
+
+def _acceptor_mistakes(kind: str) -> list[tuple[Callable, str]]:
+    """Known wrong acceptors, each as a model over (state, path, msg) cases and what it gets wrong."""
+    def rule(below: Callable[[dict, Ballot], bool]) -> Callable:
+        def model(case: tuple) -> tuple:
+            state, _, msg = case
+            n = msg[1]
+            if below(state, n):
+                return dict(state), ("nack", state["promised"])
+            if kind == "prepare":
+                return {**state, "promised": n}, ("promise", state["accepted_n"], state["accepted_v"])
+            return {"promised": n, "accepted_n": n, "accepted_v": msg[2]}, ("accepted", n, msg[2])
+        return model
+
+    by_round = rule(lambda s, n: s["promised"] is not None and n.round < s["promised"].round)
+    by_accepted = rule(lambda s, n: s["accepted_n"] is not None and n < s["accepted_n"])
+    mistakes = [
+        (by_round, "you compare ballots by their round only. Ballots with equal rounds are ordered by "
+                   "proposer id (1.n3 > 1.n2): compare whole ballots — (round, proposer) pairs — with < "
+                   "on Ballot, or an acceptor accepts below its promise"),
+        (by_accepted, "you compare with the highest ACCEPTED ballot (the summary's rule). The acceptor "
+                      "must compare with its PROMISE: promising n means refusing everything below n"),
+    ]
+    if kind == "accept":
+        strict = rule(lambda s, n: s["promised"] is not None and n <= s["promised"])
+        mistakes.append((strict, "you refuse an Accept for exactly the promised ballot. The rule refuses "
+                                 "only ballots BELOW the promise — a proposer's Accept carries the very "
+                                 "ballot it was promised, so refusing it means nothing is ever chosen"))
+    return mistakes
+
+
+def _check_acceptor(fn: Callable, kind: str) -> int:
+    def answer(case: tuple[dict, list[tuple], tuple]) -> Any:
+        state, _, msg = case
+        args = (state, msg[1]) if kind == "prepare" else (state, msg[1], msg[2])
+        result = call_copy(fn, *args)
+        if not (type(result) is tuple and len(result) == 2 and type(result[0]) is dict):
+            _fail(f"{_describe_state(state, case[1])}, {_describe_msg(msg)} returned {result!r}; return "
+                  "a pair (new_state, reply) with new_state a dict")
+        return result
+
+    def describe(case: tuple, got: tuple) -> str:
+        state, path, msg = case
+        return (f"{_describe_state(state, path)}, {_describe_msg(msg)} gave state {got[0]!r} and reply "
+                f"{got[1]!r}")
+
+    def explain(case: tuple, got: tuple) -> str:
+        return _why_acceptor(case[0], case[2], got[0], got[1])
+
+    cases = [(state, path, msg) for state, path in _reachable() for msg in _messages() if msg[0] == kind]
+    return differential(cases, answer, lambda c: _allowed(c[0], c[2]), describe, explain,
+                        mistakes=_acceptor_mistakes(kind))
+
+
+@exercise("paxos-prepare")
 def check_on_prepare(on_prepare: Callable[[dict, Ballot], tuple[dict, tuple]]) -> None:
-    """Exercise paxos-prepare: the acceptor's answer to Prepare(n) (Accepts handled correctly)."""
-    n = _compare(on_prepare, reference_on_accept, "prepare")
-    print(f"right: your on_prepare agrees with PaxosNode's acceptor in all {n} scenarios.")
+    """Exercise paxos-prepare: the acceptor's answer to Prepare(n), in every reachable state."""
+    n = _check_acceptor(on_prepare, "prepare")
+    print(f"right: your on_prepare follows the acceptor's rule on all {n} (state, Prepare) pairs "
+          "reachable with 6 ballots and 2 values.")
 
 
+@exercise("paxos-accept")
 def check_on_accept(on_accept: Callable[[dict, Ballot, Any], tuple[dict, tuple]]) -> None:
-    """Exercise paxos-accept: the acceptor's answer to Accept(n, v) (with a correct on_prepare)."""
-    n = _compare(reference_on_prepare, on_accept, "accept")
-    print(f"right: your on_accept agrees with PaxosNode's acceptor in all {n} scenarios.")
+    """Exercise paxos-accept: the acceptor's answer to Accept(n, v), in every reachable state."""
+    n = _check_acceptor(on_accept, "accept")
+    print(f"right: your on_accept follows the acceptor's rule on all {n} (state, Accept) pairs "
+          "reachable with 6 ballots and 2 values.")
 
 
 # ---- paxos-choose ---------------------------------------------------------------------------------
-def _promise(n: Ballot, acc: tuple | None) -> Promise:
-    return Promise(n, None, None) if acc is None else Promise(n, acc[0], acc[1])
+MINE = Ballot(7, "n1")
+_PRIOR = [Ballot(r, p) for r in (1, 2, 3) for p in PROPOSERS]
+# A ballot always carries one value; values sort against the ballots, to catch "max by value".
+_VALUE_OF = {b: "ZYXWVUTSR"[i] for i, b in enumerate(_PRIOR)}
 
 
+def _choose_cases() -> list[list[Promise]]:
+    """Every list of 1-3 promises (each reporting nothing or one of 9 ballots), in every order."""
+    options = [None] + _PRIOR
+    cases = []
+    for size in (1, 2, 3):
+        for combo in itertools.product(options, repeat=size):
+            cases.append([Promise(MINE, b, None if b is None else _VALUE_OF[b]) for b in combo])
+    return cases
+
+
+def _why_choose(promises: list[Promise], got: Any) -> str:
+    prior = [p for p in promises if p.accepted_n is not None]
+    if not prior:
+        return "no acceptor in the majority has accepted anything: propose your own value"
+    best = max(prior, key=lambda p: p.accepted_n)
+    if got == "mine":
+        return (f"a promise reports the accepted proposal ({best.accepted_n!r}, {best.accepted_v!r}): "
+                "adopt its value, not your own (§2.2) — that rule keeps a chosen value chosen")
+    by_round = max(prior, key=lambda p: p.accepted_n.round)
+    if got == by_round.accepted_v and by_round.accepted_n != best.accepted_n:
+        return (f"{best.accepted_n!r} > {by_round.accepted_n!r}: ballots with equal rounds are ordered by "
+                "proposer id — compare whole ballots, not rounds")
+    if got == prior[0].accepted_v:
+        return f"adopt the value of the HIGHEST-numbered report, ({best.accepted_n!r}), not the first one"
+    return f"adopt the value of the highest-numbered report, ({best.accepted_n!r}, {best.accepted_v!r})"
+
+
+@exercise("paxos-choose")
 def check_choose_value(choose_value: Callable[[list, Any], Any]) -> None:
-    """Exercise paxos-choose: the proposer's phase 2a value."""
-    mine = _b(7, "n1")
-    cases = [
-        ([None, None], "no acceptor in the majority has accepted anything: propose your own value"),
-        ([None, (_b(2, "n2"), "X")], "one acceptor reports (2.n2, 'X'): adopt 'X', not your own value"),
-        ([(_b(2, "n2"), "X"), (_b(5, "n3"), "Y")],
-         "two reports: adopt the value of the HIGHEST-numbered one, (5.n3, 'Y') — not the first promise's"),
-        ([(_b(5, "n3"), "Y"), (_b(2, "n2"), "X"), None],
-         "the highest-numbered report (5.n3, 'Y') wins wherever it sits in the list"),
-        ([(_b(3, "n3"), "Y"), (_b(3, "n2"), "X")],
-         "ballots compare by round, then proposer: 3.n3 > 3.n2, so adopt 'Y'"),
-        ([(_b(2, "n2"), "Z"), (_b(4, "n2"), "A"), (_b(1, "n3"), "Q")],
-         "compare ballots, not values: (4.n2, 'A') is the highest even though 'Z' sorts after 'A'"),
+    """Exercise paxos-choose: the proposer's phase 2a value, on every promise list and order."""
+    def prior(promises: list[Promise]) -> list[Promise]:
+        return [p for p in promises if p.accepted_n is not None]
+
+    def by(key: Callable[[Promise], Any]) -> Callable[[list[Promise]], Any]:
+        return lambda ps: max(prior(ps), key=key).accepted_v if prior(ps) else "mine"
+
+    mistakes = [
+        (lambda ps: "mine", "you always propose your own value. A promise that reports an accepted "
+                            "proposal obliges the proposer to adopt its value (§2.2): that rule keeps a "
+                            "chosen value chosen"),
+        (lambda ps: prior(ps)[0].accepted_v if prior(ps) else "mine",
+         "you adopt the FIRST reported value; adopt the value of the HIGHEST-numbered report"),
+        (by(lambda p: p.accepted_n.round), "you compare the reports by round only. Ballots with equal "
+                                           "rounds are ordered by proposer id (3.n3 > 3.n2): compare whole "
+                                           "ballots"),
+        (by(lambda p: p.accepted_v), "you compare values; compare the BALLOTS of the reports and adopt the "
+                                     "value of the highest-numbered one"),
     ]
-    node = PaxosNode(proposal="mine")
-    for reports, why in cases:
-        promises = [_promise(mine, r) for r in reports]
-        expected = node.choose_value(list(promises))
-        got = _call(choose_value, list(promises), "mine")
-        if got != expected:
-            _fail(f"with promises {promises} you chose {got!r}, expected {expected!r}: {why}.")
+    n = differential(
+        _choose_cases(), lambda ps: call_copy(choose_value, ps, "mine"),
+        lambda ps: [by(lambda p: p.accepted_n)(ps)],
+        lambda ps, got: f"with promises {ps} you chose {got!r}", _why_choose, mistakes=mistakes)
     # ... and in the simulator: the late proposer must keep 'A'.
     from distlib.check.paxos_invariants import check_paxos
 
     class Student(PaxosNode):
         def choose_value(self, promises: list[Promise]) -> Any:
-            return choose_value(list(promises), self.proposal)
+            return call(choose_value, list(promises), self.proposal)
 
     run = late_proposer(Student)
     bad = check_paxos(run)
     if bad:
         _fail(f"in the late-proposer scenario your rule lets n2 overwrite the chosen value: {bad[0]}.")
-    print(f"right: your rule agrees with Lamport's on all {len(cases)} cases, and a late proposer using it "
-          f"keeps the chosen value ({run.summary()}).")
+    print(f"right: your rule agrees with Lamport's on all {n} promise lists (every order, equal rounds), "
+          f"and a late proposer using it keeps the chosen value ({run.summary()}).")
 
 
 # ---- paxos-predict --------------------------------------------------------------------------------
+@exercise("paxos-predict")
 def check_prediction(prediction: dict[str, Any]) -> None:
     """Exercise paxos-predict: which value does the late proposer n2 send in its Accept, and learn?"""
     from distlib.consensus.paxos import Accept
@@ -248,11 +324,17 @@ def check_prediction(prediction: dict[str, Any]) -> None:
 
 
 # ---- paxos-bug-hunt ------------------------------------------------------------------------------
+@exercise("paxos-bug-hunt")
 def check_bug_hunt(schedule: Any) -> None:
     """Exercise paxos-bug-hunt: a fault schedule under which NoAdoptProposer breaks agreement."""
     from distlib.check.paxos_invariants import check_paxos
+    from distlib.sim.faults import PartitionFault
 
     check_schedule(schedule, max_faults=3)
+    if any(isinstance(f, PartitionFault) for f in schedule):
+        _fail("no partitions here: the chapter already showed the partition that keeps n2 late. Find "
+              "another way to keep n2 from hearing about the first ballot (a crash, a pause or one-way "
+              "cuts).")
     try:
         run = late_proposer(NoAdoptProposer, faults=schedule)
     except ValueError as exc:
@@ -268,3 +350,8 @@ def check_bug_hunt(schedule: Any) -> None:
               "please report it.")
     print(f"right: '{schedule.describe()}' makes the non-adopting proposer violate agreement "
           f"({violations[0]}), while the correct proposer adopts 'A' under the same schedule.")
+
+
+guard.protect("paxos-prepare", reference_on_prepare, (PaxosNode, "on_prepare"))
+guard.protect("paxos-accept", reference_on_accept, (PaxosNode, "on_accept"))
+guard.protect("paxos-choose", (PaxosNode, "choose_value"))

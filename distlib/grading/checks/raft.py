@@ -9,14 +9,15 @@ overrides one method) and scenarios run under the invariant monitor.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from distlib.check.raft_invariants import RaftMonitor
 from distlib.consensus.raft import LEADER, RaftNode, RequestVote, figure8, make_cluster
+from distlib.grading import guard
 
-from .feedback import call as _call
-from .feedback import check_schedule
+from .feedback import call, call_copy, check_schedule, differential, exercise
 from .feedback import fail as _fail
 
 
@@ -49,21 +50,38 @@ def _up_to_date(ct: int, ci: int, mt: int, mi: int) -> bool:
     return ct > mt or (ct == mt and ci >= mi)
 
 
-def _vote_cases() -> list[tuple[tuple[int, int, int, int], str]]:
-    return [
-        ((3, 5, 3, 5), "the logs end with the same term at the same index: equally up-to-date, grant"),
-        ((3, 6, 3, 5), "same last term and the candidate's log is longer: it is more up-to-date"),
-        ((3, 4, 3, 5), "same last term but the candidate's log is shorter: it may lack an entry "
-                       "committed in term 3, refuse"),
-        ((4, 2, 3, 7), "the candidate's last entry has a later term (4 > 3): its log is more "
-                       "up-to-date even though it is shorter — §5.4.1 compares the LAST TERM first"),
-        ((2, 9, 3, 7), "the candidate's log is longer, but its last entry is from term 2 < 3: the extra "
-                       "entries are stale leftovers of an old leader, and it may lack entries committed in "
-                       "term 3 — compare the last terms first, the lengths only on a tie"),
-        ((0, 0, 0, 0), "two empty logs are equally up-to-date"),
-        ((0, 0, 1, 1), "an empty log is less up-to-date than any non-empty one"),
-        ((1, 1, 0, 0), "any entry beats an empty log"),
-    ]
+_LOG_ENDS = [(0, 0)] + [(t, i) for t in (1, 2, 3) for i in (1, 2, 3, 4) if t <= i]
+
+
+def _vote_cases() -> list[tuple[int, int, int, int]]:
+    """Every pair of log ends (last term, last index), an empty log included: smallest first."""
+    return [(ct, ci, mt, mi) for ct, ci in _LOG_ENDS for mt, mi in _LOG_ENDS]
+
+
+def _why_vote(case: tuple[int, int, int, int], got: Any) -> str:
+    ct, ci, mt, mi = case
+    if ct != mt:
+        later = "candidate's" if ct > mt else "voter's"
+        return (f"the {later} last entry has the later term ({max(ct, mt)} > {min(ct, mt)}), so that log is "
+                "more up-to-date whatever the lengths — §5.4.1 compares the LAST TERMS first and the lengths "
+                "only on a tie")
+    if ci == mi:
+        return "the logs end with the same term at the same index: equally up-to-date, so grant"
+    return ("same last term: the longer log is more up-to-date" + (", grant" if ci > mi else
+            " — the candidate's is shorter and may lack an entry committed in that term, refuse"))
+
+
+_VOTE_MISTAKES = [
+    (lambda c: c[1] >= c[3], "you compare the log lengths only. A longer log whose last entry has an "
+                             "older term holds stale leftovers of an old leader: compare last terms first "
+                             "(§5.4.1)"),
+    (lambda c: c[0] >= c[2], "you compare the last terms only. On equal last terms the longer log wins: a "
+                             "shorter candidate may lack an entry committed in that term"),
+    (lambda c: c[0] > c[2] or (c[0] == c[2] and c[1] > c[3]),
+     "you refuse a candidate whose log is exactly as up-to-date as yours. §5.4.1 grants the vote when the "
+     "candidate's log is AT LEAST as up-to-date — with strict comparisons two equal servers can never "
+     "elect each other"),
+]
 
 
 class _VoteRaft(RaftNode):
@@ -74,15 +92,21 @@ class _VoteRaft(RaftNode):
                                     self.last_index))
 
 
+@exercise("raft-up-to-date")
 def check_up_to_date(candidate_up_to_date: Callable[[int, int, int, int], bool]) -> None:
-    """Exercise raft-up-to-date: the election restriction's comparison (§5.4.1)."""
+    """Exercise raft-up-to-date: the election restriction's comparison (§5.4.1), on every pair of
+    log ends."""
     cases = _vote_cases()
-    for (ct, ci, mt, mi), why in cases:
-        expected = _up_to_date(ct, ci, mt, mi)
-        got = _call(candidate_up_to_date, ct, ci, mt, mi)
-        if got is not expected and got != expected:
-            _fail(f"candidate_up_to_date(cand_last_term={ct}, cand_last_index={ci}, my_last_term={mt}, "
-                  f"my_last_index={mi}) returned {got!r}, expected {expected!r}: {why}.")
+    def answer(case: tuple[int, int, int, int]) -> bool:
+        got = call(candidate_up_to_date, *case)
+        if type(got) is not bool:
+            _fail(f"candidate_up_to_date{case} returned {got!r}; return True or False.")
+        return got
+
+    differential(cases, answer, lambda c: [_up_to_date(*c)],
+                 lambda c, got: (f"candidate_up_to_date(cand_last_term={c[0]}, cand_last_index={c[1]}, "
+                                 f"my_last_term={c[2]}, my_last_index={c[3]}) returned {got!r}"),
+                 _why_vote, mistakes=_VOTE_MISTAKES)
     # Now inside real servers: a cluster of your voters under random crashes and partitions.
     cls = type("StudentVoteRaft", (_VoteRaft,), {"rule": staticmethod(candidate_up_to_date)})
     found = _fuzz_ok(cls, range(12))
@@ -90,8 +114,8 @@ def check_up_to_date(candidate_up_to_date: Callable[[int, int, int, int], bool])
         seed, problem = found
         _fail(f"Raft servers using your rule broke a safety property under random faults (fuzz seed "
               f"{seed}): {problem}.")
-    print(f"right: your rule matches §5.4.1 on all {len(cases)} cases, and servers voting with it kept "
-          "all four safety properties over 12 random fault runs.")
+    print(f"right: your rule matches §5.4.1 on all {len(cases)} pairs of log ends, and servers voting "
+          "with it kept all four safety properties over 12 random fault runs.")
 
 
 # ---- raft-commit (§5.4.2, Figure 2 Leaders rule 4) ------------------------------------------------
@@ -105,31 +129,82 @@ def _commit(match_index: dict[str, int], log_terms: list[int], current_term: int
     return commit_index
 
 
-def _commit_cases() -> list[tuple[dict[str, int], list[int], int, int, str]]:
-    return [
-        ({"n1": 3, "n2": 3, "n3": 3, "n4": 1, "n5": 0}, [1, 2, 2], 2, 0,
-         "index 3 (term 2 = current term) is stored on n1, n2, n3 — a majority of 5: commit up to 3"),
-        ({"n1": 3, "n2": 3, "n3": 1, "n4": 1, "n5": 0}, [1, 2, 2], 2, 0,
-         "index 3 is only on 2 of 5 servers; index 1 is on 4, but it is from term 1 and the leader is in "
-         "term 2: a leader never commits an entry of an earlier term by counting replicas (§5.4.2). "
-         "Nothing new commits"),
-        ({"n1": 3, "n2": 2, "n3": 2, "n4": 1, "n5": 0}, [1, 2, 4], 4, 1,
-         "this is Figure 8 (c): index 2 (term 2) is on a majority but the leader is in term 4, so it may "
-         "not commit it — a later leader could still overwrite it. Index 3 (term 4) is on one server "
-         "only. commitIndex stays 1"),
-        ({"n1": 3, "n2": 3, "n3": 3, "n4": 2, "n5": 2}, [1, 2, 4], 4, 1,
-         "index 3 (term 4, the current term) is on a majority: committing it commits index 2 with it "
-         "(Log Matching makes everything before it identical)"),
-        ({"n1": 5, "n2": 4, "n3": 4, "n4": 2}, [1, 1, 1, 3, 3], 3, 1,
-         "with 4 servers a majority is 3: index 4 is on n1, n2, n3 — commit 4 (index 5 is on one server)"),
-        ({"n1": 5, "n2": 5, "n3": 2, "n4": 2}, [1, 1, 1, 3, 3], 3, 2,
-         "with 4 servers, 2 copies are not a majority: nothing new commits"),
-        ({"n1": 4, "n2": 4, "n3": 4}, [2, 2, 2, 2], 2, 4,
-         "everything is already committed; commitIndex never goes down"),
-        ({"n1": 2}, [1, 1], 1, 0, "a one-server cluster is its own majority"),
-        ({"n1": 6, "n2": 6, "n3": 0}, [1, 1, 3, 3, 5, 5], 5, 2,
-         "the highest index on a majority with the current term is 6"),
+CommitCase = tuple[dict[str, int], list[int], int, int]
+
+
+def _commit_cases(randomized: int = 3000, seed: int = 2014) -> list[CommitCase]:
+    """Leader states: Figure 8 (c) and (e), then ``randomized`` seeded random states of 1-5 servers and
+    logs of 0-7 entries (terms never decrease along a log; the leader's term is at least its last
+    entry's; the leader's own match is its log length), sorted smallest first."""
+    fixed: list[CommitCase] = [
+        ({"n1": 3, "n2": 2, "n3": 2, "n4": 1, "n5": 0}, [1, 2, 4], 4, 1),   # Figure 8 (c)
+        ({"n1": 3, "n2": 3, "n3": 3, "n4": 2, "n5": 2}, [1, 2, 4], 4, 1),   # Figure 8 (e)
     ]
+    rng = random.Random(seed)
+    generated: list[CommitCase] = []
+    for _ in range(randomized):
+        size, length = rng.randint(1, 5), rng.randint(0, 7)
+        terms = sorted(rng.randint(1, 4) for _ in range(length))
+        term = max(terms, default=1) + rng.choice((0, 0, 1))
+        commit = rng.randint(0, length)
+        match = {f"n{i}": (length if i == 1 else rng.randint(0, length)) for i in range(1, size + 1)}
+        generated.append((match, terms, term, commit))
+    generated.sort(key=lambda c: (len(c[0]) + len(c[1]), len(c[1])))
+    return fixed + generated
+
+
+def _commit_with(majority: Callable[[int], int], *, current_term_only: bool = True,
+                 highest_first: bool = True) -> Callable[[CommitCase], int]:
+    """The commitment rule with one ingredient swapped out: a model of a known mistake."""
+    def rule(case: CommitCase) -> int:
+        match, terms, term, commit = case
+        need = majority(len(match))
+        order = range(len(terms), commit, -1) if highest_first else range(commit + 1, len(terms) + 1)
+        best = commit
+        for n in order:
+            if current_term_only and terms[n - 1] != term:
+                continue
+            if sum(1 for m in match.values() if m >= n) >= need:
+                if highest_first:
+                    return n
+                best = n
+                break
+        return best
+    return rule
+
+
+_COMMIT_MISTAKES = [
+    (_commit_with(lambda k: k // 2 + 1, current_term_only=False),
+     "you commit entries of EARLIER terms by counting replicas. §5.4.2 (Figure 8): a leader counts replicas "
+     "only for entries of its current term; earlier entries commit indirectly, with the first current-term "
+     "entry above them"),
+    (_commit_with(lambda k: k // 2), "half of the servers is not a majority: with k servers a majority is "
+                                     "k // 2 + 1 (3 of 4, 3 of 5), so that any two majorities overlap"),
+    (_commit_with(lambda k: round(k / 2)), "round(k / 2) is not a majority size: with k servers a majority "
+                                           "is k // 2 + 1 (2 of 2, 3 of 4, 3 of 5), so any two majorities "
+                                           "overlap"),
+    (_commit_with(lambda k: k // 2 + 1, highest_first=False),
+     "you stop at the LOWEST index that qualifies; commitIndex moves to the HIGHEST N stored on a majority "
+     "with log[N].term == currentTerm"),
+]
+
+
+def _why_commit(case: CommitCase, got: Any) -> str:
+    match, terms, term, commit = case
+    expected = _commit(match, terms, term, commit)
+    need = len(match) // 2 + 1
+    if isinstance(got, int) and got < commit:
+        return "commitIndex never goes down: committed entries stay committed"
+    if isinstance(got, int) and 0 < got <= len(terms) and got > expected:
+        holders = sum(1 for m in match.values() if m >= got)
+        if terms[got - 1] != term:
+            return (f"entry {got} is from term {terms[got - 1]}, not the current term {term}: a leader never "
+                    "commits an entry of an earlier term by counting replicas (§5.4.2, Figure 8)")
+        if holders < need:
+            return (f"entry {got} is stored on {holders} of {len(match)} servers; a majority is {need}")
+    return (f"the highest N > commitIndex stored on a majority ({need} of {len(match)}) with "
+            f"log[N].term == currentTerm is {expected}" if expected != commit else
+            "no entry of the current term is stored on a majority: commitIndex stays")
 
 
 class _CommitRaft(RaftNode):
@@ -152,15 +227,14 @@ def figure8_run(cls: type[RaftNode]) -> RaftMonitor:
     return monitor
 
 
+@exercise("raft-commit")
 def check_commit(new_commit_index: Callable[[dict, list, int, int], int]) -> None:
     """Exercise raft-commit: the leader's commitment rule (Figure 2, Leaders 4; §5.4.2)."""
     cases = _commit_cases()
-    for match, terms, term, commit, why in cases:
-        expected = _commit(match, terms, term, commit)
-        got = _call(new_commit_index, dict(match), list(terms), term, commit)
-        if got != expected:
-            _fail(f"new_commit_index({match}, log_terms={terms}, current_term={term}, commit_index="
-                  f"{commit}) returned {got!r}, expected {expected}: {why}.")
+    differential(cases, lambda c: call_copy(new_commit_index, *c), lambda c: [_commit(*c)],
+                 lambda c, got: (f"new_commit_index({c[0]}, log_terms={c[1]}, current_term={c[2]}, "
+                                 f"commit_index={c[3]}) returned {got!r}"),
+                 _why_commit, mistakes=_COMMIT_MISTAKES)
     cls = type("StudentCommitRaft", (_CommitRaft,), {"rule": staticmethod(new_commit_index)})
     monitor = figure8_run(cls)
     if not monitor.ok:
@@ -174,8 +248,8 @@ def check_commit(new_commit_index: Callable[[dict, list, int, int], int]) -> Non
             _fail(f"in the leader_crash scenario {name} applied {len(mine.nodes[name].sm.commands)} "
                   f"commands with your rule but {len(ref.nodes[name].sm.commands)} with Raft's: your "
                   "leaders commit too little.")
-    print(f"right: your rule agrees with Figure 2 on all {len(cases)} cases, Figure 8 replays safely "
-          "with it, and the leader_crash scenario commits the same entries.")
+    print(f"right: your rule agrees with Figure 2 on all {len(cases)} leader states (Figure 8 and "
+          "random), Figure 8 replays safely with it, and the leader_crash scenario commits the same entries.")
 
 
 # ---- raft-bug-hunt -------------------------------------------------------------------------------
@@ -189,6 +263,7 @@ def bug_hunt_run(schedule: Any, cls: type[RaftNode] = RaftNode) -> RaftMonitor:
     return monitor
 
 
+@exercise("raft-bug-hunt")
 def check_bug_hunt(schedule: Any) -> None:
     """Exercise raft-bug-hunt: a fault schedule under which NoElectionRestrictionRaft loses safety."""
     from distlib.consensus.raft import NoElectionRestrictionRaft
@@ -215,6 +290,7 @@ def check_bug_hunt(schedule: Any) -> None:
 PREDICT_COMMANDS = ("before", "lost0", "lost1", "lost2", "majority0", "majority1", "majority2", "after")
 
 
+@exercise("raft-predict")
 def check_prediction(survivors: Any) -> None:
     """Exercise raft-predict: which commands of partitioned_old_leader(seed=2) every server applies."""
     from distlib.consensus.raft import partitioned_old_leader
@@ -244,3 +320,7 @@ def check_prediction(survivors: Any) -> None:
               "committed them, and the healed minority copied them.")
     print(f"right: exactly {sorted(actual, key=PREDICT_COMMANDS.index)} survive on every server; "
           "the cut-off leader's entries were overwritten.")
+
+
+guard.protect("raft-up-to-date", _up_to_date, (RaftNode, "_candidate_up_to_date"))
+guard.protect("raft-commit", _commit, (RaftNode, "_advance_commit"))

@@ -8,101 +8,154 @@ stored.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
-from .feedback import call as _call
-from .feedback import check_schedule
+from distlib.grading import guard
+
+from .feedback import call, call_copy, check_schedule, exercise, first_failure, same
 from .feedback import fail as _fail
 
 PARTICIPANTS = ["p1", "p2", "p3"]
 
 
-
-
 # ---- 2pc-decide --------------------------------------------------------------------------------
-def _gray_decision(votes: dict[str, str], participants: list[str], timed_out: bool) -> str | None:
-    if any(v == "no" for v in votes.values()):
-        return "abort"
+VOTES = ("yes", "no")
+
+
+def _gray_decision(votes: dict[str, str], participants: list[str], timed_out: bool) -> tuple:
+    """Every decision Gray's rule allows: commit iff all voted yes; a no (or a missing vote after
+    the timeout) aborts; a no before the timeout MAY abort at once or wait for the rest."""
     if all(votes.get(p) == "yes" for p in participants):
-        return "commit"
-    return "abort" if timed_out else None
+        return ("commit",)
+    if any(v == "no" for v in votes.values()):
+        everyone = all(p in votes for p in participants)
+        return ("abort",) if everyone or timed_out else ("abort", None)
+    return ("abort",) if timed_out else (None,)
 
 
-def _decide_cases() -> list[tuple[dict[str, str], list[str], bool, str]]:
+def _decide_cases() -> list[tuple[dict[str, str], list[str], bool]]:
+    """Every vote combination (yes / no / not yet) for 1-4 participants, both timeout values, and the
+    votes dict in every insertion order for up to 3 participants; smallest first."""
     cases = []
-    ps = PARTICIPANTS
-    cases.append(({"p1": "yes", "p2": "yes", "p3": "yes"}, ps, False,
-                  "every participant voted yes: that is exactly when the coordinator commits"))
-    cases.append(({"p1": "yes", "p2": "no", "p3": "yes"}, ps, False,
-                  "one participant voted no; a single no vote aborts the transaction (Gray: commit "
-                  "needs ALL votes yes, not a majority)"))
-    cases.append(({"p1": "no"}, ps, False,
-                  "a no vote is already decisive: the coordinator may abort without waiting for the "
-                  "other votes"))
-    cases.append(({"p1": "yes", "p2": "yes"}, ps, False,
-                  "p3 has not voted yet and there was no timeout: the coordinator must keep waiting "
-                  "(return None); two yes votes out of three are not enough to commit"))
-    cases.append(({"p1": "yes", "p2": "yes"}, ps, True,
-                  "the vote timeout expired with p3's vote missing: a missing vote counts as no, so the "
-                  "coordinator aborts (it cannot know p3 is willing to commit)"))
-    cases.append(({}, ps, True,
-                  "no votes arrived before the timeout: abort"))
-    cases.append(({"p1": "yes"}, ["p1"], False,
-                  "with a single participant that voted yes, commit"))
-    cases.append(({"p1": "yes", "p2": "yes", "p3": "yes", "p4": "no", "p5": "yes"},
-                  ["p1", "p2", "p3", "p4", "p5"], False,
-                  "four yes votes and one no: still abort — commit needs every vote yes"))
+    for size in range(1, 5):
+        names = [f"p{i}" for i in range(1, size + 1)]
+        for combo in itertools.product(("yes", "no", None), repeat=size):
+            present = [(n, v) for n, v in zip(names, combo, strict=True) if v is not None]
+            orders = itertools.permutations(present) if size <= 3 else [present]
+            for order in orders:
+                for timed_out in (False, True):
+                    cases.append((dict(order), list(names), timed_out))
+    # participants listed in another order than p1..pk must not matter either
+    cases.append(({"p1": "yes", "p3": "yes"}, ["p3", "p2", "p1"], False))
+    cases.append(({"p1": "yes", "p3": "yes", "p2": "yes"}, ["p3", "p2", "p1"], True))
     return cases
 
 
+def _why_decide(votes: dict, participants: list, timed_out: bool, got: Any) -> str:
+    missing = [p for p in participants if p not in votes]
+    noes = [p for p, v in votes.items() if v == "no"]
+    if not missing and not noes:
+        if got == "abort" and timed_out:
+            return ("every vote is in and every vote is yes: the coordinator commits. The timeout only "
+                    "matters while a vote is still missing — check the votes before the timeout")
+        return "every participant voted yes: that is exactly when the coordinator commits"
+    if noes and got == "commit":
+        return (f"{', '.join(noes)} voted no; a single no vote aborts the transaction (Gray: commit needs "
+                "ALL votes yes, not a majority)")
+    if got == "commit":
+        return (f"{', '.join(missing)} has not voted: commit needs every participant's yes vote, and a "
+                "participant that has not voted may still vote no")
+    if got is None and timed_out:
+        return (f"the vote timeout expired with {', '.join(missing)}'s vote missing: a missing vote "
+                "counts as no, so the coordinator aborts instead of waiting forever")
+    if got is None:
+        return "every vote is in: the coordinator must decide now, not keep waiting"
+    if got == "abort":
+        return (f"{', '.join(missing)} has not voted, no one voted no and the timeout has not expired: "
+                "keep waiting (return None) — aborting early throws away a transaction that may commit")
+    return 'return "commit", "abort" or None'
+
+
+@exercise("2pc-decide")
 def check_decide(decide: Callable[[dict, list, bool], str | None]) -> None:
-    """Exercise 2pc-decide: the coordinator's decision rule."""
-    for votes, participants, timed_out, why in _decide_cases():
-        expected = _gray_decision(votes, participants, timed_out)
-        got = _call(decide, dict(votes), list(participants), timed_out)
-        if got != expected:
-            _fail(f"decide({votes}, {participants}, timed_out={timed_out}) returned {got!r}, "
-                  f"expected {expected!r}: {why}.")
-    print(f"right: your decision rule agrees with Gray's on all {len(_decide_cases())} cases.")
+    """Exercise 2pc-decide: the coordinator's decision rule, on every vote/timeout combination."""
+    def judge(case: tuple[dict, list, bool]) -> str | None:
+        votes, participants, timed_out = case
+        got = call_copy(decide, votes, participants, timed_out)
+        allowed = _gray_decision(votes, participants, timed_out)
+        if any(same(got, a) for a in allowed):
+            return None
+        return (f"decide({votes}, {participants}, timed_out={timed_out}) returned {got!r}: "
+                f"{_why_decide(votes, participants, timed_out, got)}.")
+    n = first_failure(_decide_cases(), judge)
+    print(f"right: your decision rule agrees with Gray's on all {n} vote/timeout combinations "
+          "(1-4 participants, every order).")
 
 
 # ---- 2pc-prepare -------------------------------------------------------------------------------
+def _prepare_cases() -> list[tuple[bool, list[str]]]:
+    return [(can, list(before)) for before in ([], ["begin"], ["begin", "work"]) for can in (True, False)]
+
+
+@exercise("2pc-prepare")
 def check_prepare(on_prepare: Callable[[bool, list, Callable[[str], None]], None]) -> None:
-    """Exercise 2pc-prepare: log before you vote."""
-    for can_commit in (True, False):
-        log: list[str] = []
-        sent: list[tuple[str, list[str]]] = []
+    """Exercise 2pc-prepare: log before you vote, and nothing after a yes vote."""
+    def judge(case: tuple[bool, list[str]]) -> str | None:
+        can_commit, before = case
+        log = list(before)
+        sent: list[tuple[Any, list[str]]] = []
 
-        def send_vote(vote: str, sent: list = sent, log: list = log) -> None:
-            sent.append((vote, list(log)))   # remember what was on disk when the vote left
+        def send_vote(vote: str) -> None:
+            sent.append((vote, list(log)))   # what was on disk when the vote left
 
-        _call(on_prepare, can_commit, log, send_vote)
+        call(on_prepare, can_commit, log, send_vote)
+        where = f"with can_commit={can_commit} and the log {before}"
         if len(sent) != 1:
-            _fail(f"with can_commit={can_commit} you sent {len(sent)} votes; a participant sends exactly "
-                  "one vote per Prepare.")
-        vote, log_at_send = sent[0]
+            return (f"{where} you sent {len(sent)} votes; a participant sends exactly one vote per "
+                    "Prepare")
+        vote, at_send = sent[0]
+        if log[: len(before)] != before:
+            return (f"{where} the records already on disk changed ({before} became {log[:len(before)]}): "
+                    "a log is append-only")
+        written, after_vote = log[len(before):], log[len(at_send):]
         if can_commit:
-            if vote != "yes":
-                _fail(f"the participant can commit but voted {vote!r}; it should vote 'yes'.")
-            if "prepared" not in log_at_send:
-                _fail("you sent the yes vote before 'prepared' was in the log. If the participant "
-                      "crashes right after the send, it restarts with no record of its promise, may "
-                      "abort on its own, and the coordinator may already have committed: atomicity is "
-                      "lost. Force-write 'prepared' first, then vote.")
+            if not same(vote, "yes"):
+                return f"{where} the participant can commit but voted {vote!r}; it should vote 'yes'"
+            if "prepared" not in log:
+                return (f"{where} 'prepared' never reached the log you were given (it holds {log}): append "
+                        "to `log` itself (log.append), not to a new list: the caller's list is the disk")
+            if "prepared" not in at_send:
+                return (f"{where} you sent the yes vote before 'prepared' was in the log. If the "
+                        "participant crashes right after the send, it restarts with no record of its "
+                        "promise, may abort on its own, and the coordinator may already have committed: "
+                        "force-write 'prepared' first, then vote")
+            if after_vote:
+                return (f"{where} you wrote {after_vote} after voting yes. After a yes vote the participant "
+                        "is IN DOUBT: only the coordinator's decision may be logged later — a recovering "
+                        "participant would read your record as a decision nobody made")
+            if written != ["prepared"]:
+                return (f"{where} you wrote {written}; before a yes vote the participant writes exactly "
+                        "one record, 'prepared'")
         else:
-            if vote != "no":
-                _fail(f"the participant cannot commit but voted {vote!r}; it must vote 'no'.")
-            if "prepared" in log:
-                _fail("a participant that votes no must not log 'prepared' — after a crash it would "
-                      "believe it is in doubt and wait for a decision it already knows (abort).")
-            if "abort" not in log:
-                _fail("a participant that votes no aborts at once: log 'abort' so it remembers after "
-                      "a crash.")
-    print("right: the yes vote leaves only after 'prepared' is on disk, and a no vote aborts.")
+            if not same(vote, "no"):
+                return f"{where} the participant cannot commit but voted {vote!r}; it must vote 'no'"
+            if "prepared" in written:
+                return (f"{where} you logged 'prepared' for a no vote — after a crash the participant "
+                        "would believe it is in doubt and wait for a decision it already knows (abort)")
+            if written != ["abort"]:
+                return (f"{where} you wrote {written}: a participant that votes no aborts at once, "
+                        "so it logs exactly 'abort' (before or after sending its vote)")
+        return None
+
+    first_failure(_prepare_cases(), judge)
+    print("right: the yes vote leaves only after 'prepared' is on disk and nothing follows it; a no vote "
+          "logs 'abort'.")
 
 
 # ---- 2pc-cooperative ---------------------------------------------------------------------------
+PEER_STATES = ("committed", "aborted", "in doubt", "not voted", "unreachable")
 
 
 def _cooperative(peers: dict[str, str]) -> str | None:
@@ -114,34 +167,46 @@ def _cooperative(peers: dict[str, str]) -> str | None:
     return None
 
 
+def _terminate_cases() -> list[dict[str, str]]:
+    """Every consistent combination of 1-4 peer states (a peer cannot have committed while another
+    aborted or has not voted); peer names p2, p3, ... in order."""
+    cases = []
+    for size in range(1, 5):
+        for combo in itertools.product(PEER_STATES, repeat=size):
+            if "committed" in combo and ("aborted" in combo or "not voted" in combo):
+                continue
+            cases.append({f"p{i + 2}": s for i, s in enumerate(combo)})
+    return cases
+
+
+def _why_terminate(peers: dict[str, str], got: Any) -> str:
+    states = set(peers.values())
+    if "committed" in states:
+        return ("a peer has committed, so the coordinator decided commit (decisions never change): "
+                "p1 may commit too")
+    if "aborted" in states:
+        return ("a peer aborted, so the decision cannot be commit (commit needs every vote yes, and "
+                "decisions never change): abort")
+    if "not voted" in states:
+        return ("a peer has not voted: it can still vote no (it will, now), so the coordinator can never "
+                "have committed: abort")
+    if got == "abort":
+        return ("everyone reachable is in doubt (or unreachable, and might know the decision): the "
+                "coordinator may have logged commit — a timeout that aborts here can disagree with it. "
+                "This is 2PC's blocking case: keep waiting")
+    return "nobody reachable knows the decision: keep waiting (return None)"
+
+
+@exercise("2pc-cooperative")
 def check_terminate(terminate: Callable[[dict[str, str]], str | None]) -> None:
     """Exercise 2pc-cooperative: what an in-doubt participant may conclude from its peers."""
-    cases = [
-        ({"p2": "committed", "p3": "in doubt"},
-         "p2 has committed, so the coordinator decided commit: p1 may commit too"),
-        ({"p2": "aborted", "p3": "in doubt"},
-         "p2 aborted, so the decision cannot be commit (commit needs every vote yes, and decisions "
-         "never change): abort"),
-        ({"p2": "not voted", "p3": "in doubt"},
-         "p2 has not voted: it can still vote no (it will, now), so the coordinator can never have "
-         "committed: abort"),
-        ({"p2": "in doubt", "p3": "in doubt"},
-         "everyone reachable is in doubt: the coordinator may have logged commit or abort — nobody can "
-         "know, so p1 must keep waiting (this is 2PC's blocking case). A timeout that aborts here can "
-         "disagree with a commit the coordinator already logged"),
-        ({"p2": "in doubt", "p3": "unreachable"},
-         "p3 is unreachable and might already know the decision; p2 is in doubt: keep waiting"),
-        ({"p2": "unreachable", "p3": "unreachable"},
-         "nobody answers: keep waiting"),
-        ({"p2": "in doubt", "p3": "committed", "p4": "in doubt"},
-         "one peer committed, so the decision was commit"),
-    ]
-    for peers, why in cases:
-        expected = _cooperative(peers)
-        got = _call(terminate, dict(peers))
-        if got != expected:
-            _fail(f"terminate({peers}) returned {got!r}, expected {expected!r}: {why}.")
-    print(f"right: all {len(cases)} situations resolved as the cooperative termination protocol allows.")
+    def judge(peers: dict[str, str]) -> str | None:
+        got = call_copy(terminate, peers)
+        if same(got, _cooperative(peers)):
+            return None
+        return f"terminate({peers}) returned {got!r}: {_why_terminate(peers, got)}."
+    n = first_failure(_terminate_cases(), judge)
+    print(f"right: all {n} combinations of peer reports resolved as cooperative termination allows.")
 
 
 # ---- 2pc-predict -------------------------------------------------------------------------------
@@ -153,6 +218,7 @@ def _observed(run: Any, name: str) -> str:
     return "in doubt" if outcome is None else outcome
 
 
+@exercise("2pc-predict")
 def check_prediction(prediction: dict[str, str], *, when: str) -> None:
     """Exercise 2pc-predict: predict what each participant knows in the blocking scenario."""
     from distlib.transactions.twopc import blocking_scenario
@@ -184,6 +250,7 @@ def check_prediction(prediction: dict[str, str], *, when: str) -> None:
 
 
 # ---- 2pc-bug-hunt ------------------------------------------------------------------------------
+@exercise("2pc-bug-hunt")
 def check_bug_hunt(schedule: Any) -> None:
     """Exercise 2pc-bug-hunt: a fault schedule under which NoLogParticipant breaks atomicity."""
     from distlib.check.atomic import check_atomic_commitment
@@ -205,3 +272,7 @@ def check_bug_hunt(schedule: Any) -> None:
               "please report it.")
     print(f"right: '{schedule.describe()}' makes the no-log participant violate atomic commitment "
           f"({violations[0]}), while the correct participant survives the same schedule.")
+
+
+guard.protect("2pc-decide", _gray_decision)
+guard.protect("2pc-cooperative", _cooperative)

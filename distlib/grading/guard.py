@@ -1,0 +1,149 @@
+"""Reference tripwires: an exercise answer may not delegate to the course's own implementation.
+
+The exercises ask a learner to write a rule the library already implements (Gray's decision rule is
+inside ``distlib.transactions.twopc``, Lamport's adoption rule is ``PaxosNode.choose_value``, ...), and
+the checks compute expected answers with such reference code. An answer that merely calls the
+reference must score 0, and say why.
+
+How it works
+------------
+Each check module declares, per exercise, the callables that answer it (:func:`protect`). Protecting
+replaces the callable, wherever it is bound by name in a loaded module (its own module, re-exports,
+``__main__``) or on its class, by a thin wrapper. The wrapper looks at its **immediate caller**:
+
+* called from code inside the ``distlib`` package (the simulator running ``PaxosNode``, a check computing
+  its expected answer, the linearizability checker stepping a model) — it simply calls the original;
+* called from anywhere else (a notebook cell, a learner's function) — it records the call and raises
+  :class:`ShortcutError` naming the exercise. The check of that exercise then fails (0 points) with
+  "your answer calls the course's reference ...", even if the learner caught the exception.
+
+So a learner can still run every scenario of the chapter (``run_paxos`` calls ``choose_value`` from
+inside the library) but cannot call the answer directly, through an alias, a bound method, ``map`` or
+a ``functools.partial`` (C callables add no Python frame, so the caller is still the learner's code).
+Generic library helpers that call whatever they are given (``feedback.call``) are *transparent*: the
+wrapper looks past them to their caller.
+
+Checks install their protections when imported (the first cell of every exercises notebook), and the
+grader and strength tests import every check module in a hidden cell before the first student cell,
+so nothing the learner runs can take a reference before it is protected.
+
+Limits (documented, deliberate): this defends against delegating to the reference, not against
+tampering with the grader itself — a learner who rewrites ``guard``'s state, copies the reference's
+source text, or fishes the original out of the wrapper's closure with ``gc`` is cheating in a way
+an instructor can see in the submission.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_LIBRARY_PREFIX = "distlib."
+
+
+class ShortcutError(RuntimeError):
+    """Raised when code outside the library calls a protected reference directly."""
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    exercise: str
+    reference: str   # "module.qualname" of the reference that was called
+
+
+_calls: list[Shortcut] = []
+_protected: dict[int, Callable[..., Any]] = {}   # id(wrapper) -> wrapper (kept alive)
+_originals: set[int] = set()                     # ids of protected originals (never wrap twice)
+_transparent: set[Any] = set()                   # code objects of pass-through helpers
+
+
+def transparent(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a library helper that calls arbitrary callables (the wrapper looks past it)."""
+    _transparent.add(fn.__code__)
+    return fn
+
+
+def _caller_is_library(depth: int) -> bool:
+    frame = sys._getframe(depth)
+    while frame is not None and frame.f_code in _transparent:
+        frame = frame.f_back
+    if frame is None:
+        return False
+    name = frame.f_globals.get("__name__", "")
+    return isinstance(name, str) and name.startswith(_LIBRARY_PREFIX)
+
+
+def _label(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _wrap(original: Callable[..., Any], exercise: str) -> Callable[..., Any]:
+    label = _label(original)
+    shortcut = Shortcut(exercise, label)
+    short_name = getattr(original, "__qualname__", label)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if _caller_is_library(2):
+            return original(*args, **kwargs)
+        _calls.append(shortcut)
+        raise ShortcutError(
+            f"{short_name} is the course's own answer to exercise {exercise}; an answer may not call "
+            f"it. Write the rule yourself (you may still run the chapter's scenarios).")
+
+    guarded.__name__ = getattr(original, "__name__", "guarded")
+    guarded.__qualname__ = short_name
+    guarded.__doc__ = getattr(original, "__doc__", None)
+    guarded.__module__ = getattr(original, "__module__", None)
+    guarded.__distlib_reference__ = original  # type: ignore[attr-defined]
+    return guarded
+
+
+def protect(exercise: str, *targets: Any) -> None:
+    """Protect each target as a reference answer of ``exercise``.
+
+    A target is a function (protected wherever a loaded module binds it by name) or a
+    ``(class, "method")`` pair (protected on the class, so subclasses and instances see it too).
+    Idempotent: protecting the same callable again does nothing.
+    """
+    for target in targets:
+        if isinstance(target, tuple):
+            cls, name = target
+            original = cls.__dict__[name]
+            if id(original) in _protected or id(original) in _originals:
+                continue
+            wrapper = _wrap(original, exercise)
+            setattr(cls, name, wrapper)
+        else:
+            original = target
+            if id(original) in _protected or id(original) in _originals:
+                continue
+            wrapper = _wrap(original, exercise)
+            _rebind_everywhere(original, wrapper)
+        _originals.add(id(original))
+        _protected[id(wrapper)] = wrapper
+
+
+def _rebind_everywhere(original: Any, wrapper: Any) -> None:
+    """Replace every module-level binding of ``original`` (its home, re-exports, ``__main__``)."""
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for key, value in list(namespace.items()):
+            if value is original:
+                namespace[key] = wrapper
+
+
+def shortcuts(exercise: str) -> list[str]:
+    """The protected references of ``exercise`` called from outside the library so far (in order)."""
+    seen: list[str] = []
+    for call in _calls:
+        if call.exercise == exercise and call.reference not in seen:
+            seen.append(call.reference)
+    return seen
+
+
+def is_protected(fn: Any) -> bool:
+    return id(fn) in _protected
