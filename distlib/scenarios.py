@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlib.sim import FaultSchedule, Node, World
-from distlib.sim.validate import integer
+from distlib.sim import FaultSchedule, Node, World, as_schedule
+from distlib.sim.validate import flag, integer, number
 
 PARAMS = ("seed", "nodes", "loss", "latency", "faults", "until")
 
@@ -72,12 +72,6 @@ def _names(n: int) -> list[str]:
     return [f"n{i}" for i in range(1, n + 1)]
 
 
-def _check_faults(faults: object) -> FaultSchedule | None:
-    if faults is not None and not isinstance(faults, FaultSchedule):
-        raise ValueError(f"faults must be a distlib.sim.FaultSchedule or None (got {type(faults).__name__})")
-    return faults
-
-
 class SimRun:
     """A finished demo run: the world plus a function that summarises it in one line."""
 
@@ -93,13 +87,13 @@ class SimRun:
 
 
 def _world(seed: int, nodes: list[str], cls: type[Node], loss: float, latency: Any,
-           faults: FaultSchedule | None, until: float, config: dict[str, dict[str, Any]]) -> World:
+           faults: FaultSchedule | str | None, until: float, config: dict[str, dict[str, Any]]) -> World:
     world = World(seed, latency=latency, loss=loss)
+    schedule = as_schedule(faults, nodes)
     for n in nodes:
         world.add_node(n, cls, **config.get(n, {}))
     world.start()   # boot first, so a fault at time 0 hits a running node
-    if faults is not None:
-        faults.apply(world)
+    schedule.apply(world)
     world.run(until=until)
     return world
 
@@ -122,8 +116,8 @@ class PingPong(Node):
     """
 
     def __init__(self, pinger: bool = False, interval: float = 0.5):
-        self.pinger = pinger
-        self.interval = interval
+        self.pinger = flag("pinger", pinger)
+        self.interval = number("interval", interval, above=True)   # 0 would ping for ever at one instant
 
     def on_start(self) -> None:
         if self.pinger:
@@ -155,9 +149,9 @@ def _pingpong_summary(world: World) -> str:
 @register("pingpong", "n1 pings every other node every 0.5 time units; each answers pong",
           PARAMS, lambda n: _names(2 if n is None else n))
 def pingpong(seed: int = 0, nodes: int = 2, loss: float = 0.0, latency: Any = (0.01, 0.03),
-             faults: FaultSchedule | None = None, until: float = 5.0) -> SimRun:
+             faults: FaultSchedule | str | None = None, until: float = 5.0) -> SimRun:
     names = _names(integer("nodes", nodes, 2, 26))
-    world = _world(seed, names, PingPong, loss, latency, _check_faults(faults), until,
+    world = _world(seed, names, PingPong, loss, latency, faults, until,
                    {"n1": {"pinger": True}})
     return SimRun(world, _pingpong_summary)
 
@@ -175,8 +169,8 @@ class Gossiper(Node):
     """
 
     def __init__(self, origin: bool = False, period: float = 0.2):
-        self.origin = origin
-        self.period = period
+        self.origin = flag("origin", origin)
+        self.period = number("period", period, above=True)
 
     def on_start(self) -> None:
         if self.origin and "knows" not in self.storage:
@@ -208,9 +202,9 @@ def _gossip_summary(world: World) -> str:
 @register("gossip", "push gossip: n1 starts a rumour, every node that knows it tells a random peer",
           PARAMS, lambda n: _names(5 if n is None else n))
 def gossip(seed: int = 0, nodes: int = 5, loss: float = 0.0, latency: Any = (0.01, 0.03),
-           faults: FaultSchedule | None = None, until: float = 3.0) -> SimRun:
+           faults: FaultSchedule | str | None = None, until: float = 3.0) -> SimRun:
     names = _names(integer("nodes", nodes, 2, 50))
-    world = _world(seed, names, Gossiper, loss, latency, _check_faults(faults), until,
+    world = _world(seed, names, Gossiper, loss, latency, faults, until,
                    {"n1": {"origin": True}})
     return SimRun(world, _gossip_summary)
 
@@ -223,7 +217,7 @@ def _twopc_names(n: int | None) -> list[str]:
 @register("2pc", "two-phase commit of one transaction: coordinator 'coord', participants p1..pN "
           "(--nodes = number of participants)", PARAMS, _twopc_names)
 def twopc(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
-          faults: FaultSchedule | None = None, until: float = 3.0) -> Any:
+          faults: FaultSchedule | str | None = None, until: float = 3.0) -> Any:
     from distlib.transactions.twopc import run_2pc
     return run_2pc(seed=seed, participants=nodes, loss=loss, latency=latency, faults=faults, until=until)
 
@@ -239,11 +233,11 @@ def twopc_blocking(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
 @register("paxos", "single-decree Paxos: n1 proposes 'A', n2 proposes 'B' 20 ms later; every node is an "
           "acceptor and learner", PARAMS, lambda n: _names(3 if n is None else n))
 def paxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
-          faults: FaultSchedule | None = None, until: float = 2.0) -> Any:
+          faults: FaultSchedule | str | None = None, until: float = 2.0) -> Any:
     from distlib.consensus.paxos import run_paxos
     return run_paxos(seed, nodes=integer("nodes", nodes, 2, 9), proposals={"n1": "A", "n2": "B"},
                      propose_at={"n1": 0.0, "n2": 0.02}, loss=loss, latency=latency,
-                     faults=_check_faults(faults), until=until)
+                     faults=faults, until=until)
 
 
 @register("paxos-duel", "two Paxos proposers retrying without back-off pre-empt each other for ever "
@@ -255,10 +249,10 @@ def paxos_duel(seed: int = 0, until: float = 2.0) -> Any:
 
 @register("multipaxos", "Multi-Paxos replicated log: a client submits 10 commands, following redirects",
           ("seed", "nodes", "loss", "faults", "until"), lambda n: _names(3 if n is None else n))
-def multipaxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, faults: FaultSchedule | None = None,
+def multipaxos(seed: int = 0, nodes: int = 3, loss: float = 0.0, faults: FaultSchedule | str | None = None,
                until: float = 4.0) -> Any:
     from distlib.consensus.multipaxos import run_multipaxos
-    return run_multipaxos(seed, nodes=integer("nodes", nodes, 1, 9), loss=loss, faults=_check_faults(faults),
+    return run_multipaxos(seed, nodes=integer("nodes", nodes, 1, 9), loss=loss, faults=faults,
                           until=until)
 
 
@@ -301,10 +295,11 @@ def raft_figure8(seed: int = 0) -> Any:
 
 # ---- the replicated register of chapter 01 (distlib.storage) ---------------------------------------
 def _register_scenario(mode: str):
-    def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | None = None, until: float = 5.0) -> Any:
+    def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | str | None = None,
+           until: float = 5.0) -> Any:
         from distlib.storage.register import run_register
         return run_register(mode, seed, replicas=integer("nodes", nodes, 1, 9),
-                            faults=_check_faults(faults), until=until)
+                            faults=faults, until=until)
     return fn
 
 
@@ -333,6 +328,12 @@ def _sweep_multipaxos() -> tuple[Callable[[int], Any], Callable[[Any], list[str]
     from distlib.check.paxos_invariants import check_multipaxos
     from distlib.consensus.multipaxos import random_multipaxos
     return random_multipaxos, check_multipaxos
+
+
+def _sweep_multipaxos_kv() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.paxos_invariants import check_multipaxos_kv
+    from distlib.consensus.multipaxos_kv import random_multipaxos_kv
+    return random_multipaxos_kv, check_multipaxos_kv
 
 
 def _sweep_raft() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
@@ -366,8 +367,11 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
             "checks atomic commitment", _sweep_2pc),
     "paxos": ("single-decree Paxos, three proposers, random faults; checks agreement and validity",
               _sweep_paxos),
-    "multipaxos": ("Multi-Paxos, ten commands, random faults; checks per-slot agreement",
-                   _sweep_multipaxos),
+    "multipaxos": ("Multi-Paxos, ten commands, random faults; checks per-slot agreement and that every "
+                   "ok a client got names the slot its command was chosen in", _sweep_multipaxos),
+    "multipaxos-kv": ("the key-value store on Multi-Paxos, three clients, random faults; checks agreement, "
+                      "linearizability of the clients' history and exactly-once appends",
+                      _sweep_multipaxos_kv),
     "raft": ("Raft under random faults, loss, duplication, reordering; checks the four safety "
              "properties after every event (every 10th seed a KV run, checked for linearizability)",
              _sweep_raft),

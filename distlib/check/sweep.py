@@ -56,6 +56,11 @@ def sweep(run: Callable[[int], R], seeds: Iterable[int], check: Callable[[R], li
     """
     if not callable(run) or not callable(check):
         raise ValueError("run and check must be callables: run(seed) -> result, check(result) -> list[str]")
+    if isinstance(seeds, str) or not isinstance(seeds, Iterable):
+        raise ValueError(f"seeds must be an iterable of seeds such as range(100) (got {seeds!r})")
+    for name, fn in (("progress", progress), ("outcome", outcome)):
+        if fn is not None and not callable(fn):
+            raise ValueError(f"{name} must be a callable or None (got {fn!r})")
     classify = outcome or _default_outcome
     seq: Iterable[int] = seeds if progress is None else progress(seeds)
     res: SweepResult[R] = SweepResult()

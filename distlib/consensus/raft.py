@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from distlib.sim import Annotate, Deliver, Node, World
-from distlib.sim.validate import integer
+from distlib.sim.validate import flag, integer, number, span, subclass
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 
@@ -178,16 +178,6 @@ class InstallSnapshotReply:
 
 
 # ---- the server -----------------------------------------------------------------------------------
-def _check_range(name: str, value: object) -> tuple[float, float]:
-    if not (isinstance(value, tuple) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"{name} must be a (low, high) pair of numbers (got {value!r})")
-    lo, hi = float(value[0]), float(value[1])
-    if not 0 < lo <= hi:
-        raise ValueError(f"{name} must satisfy 0 < low <= high (got {value!r})")
-    return lo, hi
-
-
 class RaftNode(Node):
     """One Raft server.
 
@@ -205,21 +195,17 @@ class RaftNode(Node):
                  snapshot_threshold: int | None = None,
                  state_machine: Callable[[], StateMachine] = ListMachine,
                  noop_on_elect: bool = True, max_entries: int = 64):
-        self.election_timeout = _check_range("election_timeout", election_timeout)
-        if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) or not (
-                0 < heartbeat < self.election_timeout[0]):
+        self.election_timeout = span("election_timeout", election_timeout)
+        if number("heartbeat", heartbeat, above=True) >= self.election_timeout[0]:
             raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
-                             f"{self.election_timeout[0]}) (got {heartbeat!r})")
+                             f"{self.election_timeout[0]:g}) (got {heartbeat!r})")
         self.heartbeat = float(heartbeat)
-        if snapshot_threshold is not None and (isinstance(snapshot_threshold, bool) or not isinstance(
-                snapshot_threshold, int) or snapshot_threshold < 1):
-            raise ValueError(f"snapshot_threshold must be None or an integer >= 1 "
-                             f"(got {snapshot_threshold!r})")
-        self.snapshot_threshold = snapshot_threshold
+        self.snapshot_threshold = (None if snapshot_threshold is None
+                                   else integer("snapshot_threshold", snapshot_threshold, 1))
         if not callable(state_machine):
             raise ValueError(f"state_machine must be a zero-argument factory (got {state_machine!r})")
         self.state_machine_factory = state_machine
-        self.noop_on_elect = bool(noop_on_elect)
+        self.noop_on_elect = flag("noop_on_elect", noop_on_elect)
         integer("max_entries", max_entries, 1)
         self.max_entries = max_entries
 
@@ -704,11 +690,23 @@ class RaftRun:
         return "\n".join(lines)
 
 
+def _monitor_list(monitors: object) -> list[Callable[[World], None]]:
+    if isinstance(monitors, str) or not isinstance(monitors, Iterable):
+        raise ValueError(f"monitors must be a list of callables monitor(world) (got {monitors!r})")
+    out = list(monitors)
+    for m in out:
+        if not callable(m):
+            raise ValueError(f"monitors must be a list of callables monitor(world) (got {m!r} in it)")
+    return out
+
+
 def make_cluster(n: int = 5, *, seed: int = 0, cls: type[RaftNode] = RaftNode, latency: Any = (0.005, 0.015),
                  loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  monitors: Iterable[Callable[[World], None]] = (), **config: Any) -> World:
     """A world with ``n`` Raft servers ``n1..nN`` of class ``cls`` (config passed through)."""
     integer("n", n, 1, 15)
+    subclass("cls", cls, RaftNode)
+    monitors = _monitor_list(monitors)
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate, reorder=reorder)
     world.add_nodes(cls, [f"n{i}" for i in range(1, n + 1)], **config)
     for m in monitors:
@@ -756,6 +754,8 @@ def leader_crash(seed: int = 1, *, cls: type[RaftNode] = RaftNode,
                  monitors: Iterable[Callable[[World], None]] = (), crash_at: float = 1.0,
                  restart_at: float = 2.0, until: float = 3.0) -> RaftRun:
     """The leader crashes; a new one is elected; the old one restarts and catches up."""
+    crash_at = number("crash_at", crash_at)
+    restart_at = number("restart_at", restart_at, crash_at)
     world = make_cluster(5, seed=seed, cls=cls, monitors=monitors)
     for i in range(20):
         _propose_at(world, 0.5 + 0.1 * i, f"cmd{i}")
@@ -830,7 +830,7 @@ def figure8(*, broken: bool = False, seed: int = 0,
     class (an exercise plugs a learner's commitment rule in this way).
     """
     if cls is None:
-        cls = OldTermCommitRaft if broken else RaftNode
+        cls = OldTermCommitRaft if flag("broken", broken) else RaftNode
     world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, latency=0.01,
                          election_timeout=(50.0, 60.0), heartbeat=0.05, noop_on_elect=False)
     nodes = world.nodes

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlib.sim import World
+from distlib.sim.validate import integer, number
+from distlib.sim.validate import names as name_list
 
 from .raft import LEADER, Entry, RaftNode
 
@@ -182,12 +184,28 @@ def kv_client(world: World, name: str, servers: Sequence[str], *, ops: int = 20,
     Every operation is one history entry: ``ok`` with its result, or ``info`` if no
     server answered within ``give_up`` seconds (it may still take effect later).
     Append values are unique tokens (``"c1.3;"``) so duplicates are visible.
+    Arguments are checked at the call, not when the world first runs the process.
     """
-    if not servers:
-        raise ValueError("servers must name at least one server")
-    for label, v in (("attempt_timeout", attempt_timeout), ("give_up", give_up)):
-        if not v > 0:
-            raise ValueError(f"{label} must be > 0 (got {v!r})")
+    if not isinstance(world, World):
+        raise ValueError(f"world must be a distlib.sim.World (got {world!r})")
+    if not isinstance(name, str) or not name or name in world.nodes:
+        raise ValueError(f"name must be a client name not used by a node (got {name!r})")
+    servers = list(name_list("servers", servers, tuple(world.nodes)))
+    integer("ops", ops, 0)
+    if not isinstance(keys, (list, tuple)) or not keys:
+        raise ValueError(f"keys must be a non-empty list of keys (got {keys!r})")
+    keys = list(keys)
+    attempt_timeout = number("attempt_timeout", attempt_timeout, above=True)
+    give_up = number("give_up", give_up, above=True)
+    think = number("think", think)
+    if rng is not None and not isinstance(rng, random.Random):
+        raise ValueError(f"rng must be a random.Random or None (got {rng!r})")
+    return _kv_client(world, name, servers, ops, keys, attempt_timeout, give_up, think, rng)
+
+
+def _kv_client(world: World, name: str, servers: list[str], ops: int, keys: list[str],
+               attempt_timeout: float, give_up: float, think: float,
+               rng: random.Random | None) -> Generator[Any, Any, None]:
     from distlib.sim import stream
     rng = rng or stream(world.seed, f"client/{name}")
     client = world.client(name)
@@ -196,7 +214,7 @@ def kv_client(world: World, name: str, servers: Sequence[str], *, ops: int = 20,
     target = servers[rng.randrange(len(servers))]
     for seq in range(1, ops + 1):
         op = rng.choice(OPS)
-        key = rng.choice(list(keys))
+        key = rng.choice(keys)
         token = f"{name}.{seq};"
         value: Any = None
         if op in ("put", "append"):

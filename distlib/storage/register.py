@@ -35,11 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from distlib.sim import FaultSchedule, History, Node, World
+from distlib.sim import FaultSchedule, History, Node, World, as_schedule
 from distlib.sim import partition as make_partition
 from distlib.sim.faults import PartitionFault
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.validate import integer, number
+from distlib.sim.validate import integer, number, span
 
 if TYPE_CHECKING:
     from distlib.check.linearizability import LinResult
@@ -159,7 +159,7 @@ class CPReplica(_Replica):
 
     def __init__(self, initial: Any = None, op_timeout: float = 0.3):
         super().__init__(initial)
-        self.op_timeout = op_timeout
+        self.op_timeout = number("op_timeout", op_timeout, above=True)
 
     def on_start(self) -> None:
         super().on_start()
@@ -255,7 +255,7 @@ class APReplica(_Replica):
 
     def __init__(self, initial: Any = None, gossip_interval: float = 0.5):
         super().__init__(initial)
-        self.gossip_interval = gossip_interval
+        self.gossip_interval = number("gossip_interval", gossip_interval, above=True)
 
     def on_start(self) -> None:
         super().on_start()
@@ -374,7 +374,7 @@ def _partition_fault(partition: Any, nodes: Sequence[str], at: float,
 def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 3,
                  partition: str | Sequence[str] | PartitionFault | None = None,
                  partition_at: float = 1.0, heal_at: float | None = 3.0,
-                 faults: FaultSchedule | None = None, until: float = 5.0,
+                 faults: FaultSchedule | str | None = None, until: float = 5.0,
                  latency: Any = (0.01, 0.03), think: tuple[float, float] = (0.05, 0.25),
                  write_ratio: float = 0.5, timeout: float = 0.5, op_timeout: float = 0.3,
                  gossip_interval: float = 0.5, settle: float = 1.0) -> RegisterRun:
@@ -397,26 +397,22 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
     partition_at = number("partition_at", partition_at, 0.0)
     if heal_at is not None:
         heal_at = number("heal_at", heal_at, partition_at)
-    if (not isinstance(think, (tuple, list)) or len(think) != 2
-            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in think)
-            or not 0 < think[0] <= think[1]):
-        raise ValueError(f"think must be a pair (low, high) with 0 < low <= high (got {think!r})")
+    think = span("think", think)
     write_ratio = number("write_ratio", write_ratio, 0.0, 1.0)
     timeout = number("timeout", timeout, 0.0, above=True)
     op_timeout = number("op_timeout", op_timeout, 0.0, above=True)
     gossip_interval = number("gossip_interval", gossip_interval, 0.0, above=True)
     settle = number("settle", settle, 0.0)
-    if faults is not None and not isinstance(faults, FaultSchedule):
-        raise ValueError(f"faults must be a FaultSchedule or None (got {type(faults).__name__})")
 
     world = World(seed, latency=latency)
     nodes = replica_names(replicas)
+    faults = as_schedule(faults, nodes)
     if mode == "cp":
         world.add_nodes(CPReplica, nodes, op_timeout=op_timeout)
     else:
         world.add_nodes(APReplica, nodes, gossip_interval=gossip_interval)
     part = _partition_fault(partition, nodes, partition_at, heal_at)
-    schedule = FaultSchedule(([part] if part is not None else []) + list(faults or ()))
+    schedule = FaultSchedule(([part] if part is not None else []) + list(faults))
     names = [f"c{k}" for k in range(1, clients + 1)]
     homes = {c: nodes[k % replicas] for k, c in enumerate(names)}
     for c in names:

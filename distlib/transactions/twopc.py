@@ -36,9 +36,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlib.sim import FaultSchedule, Node, World
+from distlib.sim import FaultSchedule, Node, World, as_schedule
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.validate import integer, number
+from distlib.sim.validate import integer, number, one_of
 
 # ---- messages -------------------------------------------------------------------------------------
 
@@ -683,7 +683,7 @@ def _participant_names(n: int) -> tuple[str, ...]:
 def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping[str, str] | None = None,
               loss: float = 0.0, latency: Any = (0.01, 0.03), crash: str | None = None,
               crash_at: float | str | None = None, restart_at: float | None = None,
-              faults: FaultSchedule | None = None, coordinator_cls: type[Coordinator] = Coordinator,
+              faults: FaultSchedule | str | None = None, coordinator_cls: type[Coordinator] = Coordinator,
               participant_cls: type[Participant] = Participant, duplicate: float = 0.0,
               reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0) -> TwoPCRun:
     """Build (but do not run) the 2PC scenario of :func:`run_2pc`; ``run.run(until)`` advances it."""
@@ -713,9 +713,8 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
         raise ValueError(f"coordinator_cls must be a subclass of Coordinator (got {coordinator_cls!r})")
     if not (isinstance(participant_cls, type) and issubclass(participant_cls, Participant)):
         raise ValueError(f"participant_cls must be a subclass of Participant (got {participant_cls!r})")
-    if faults is not None and not isinstance(faults, FaultSchedule):
-        raise ValueError(f"faults must be a distlib.sim.FaultSchedule or None (got {type(faults).__name__})")
     all_nodes = ("coord",) + names
+    faults = None if faults is None else as_schedule(faults, all_nodes)
     if crash is not None and crash not in all_nodes:
         raise ValueError(f"crash must name a node ({', '.join(all_nodes)}) or be None (got {crash!r})")
     if crash is None and (crash_at is not None or restart_at is not None):
@@ -777,7 +776,7 @@ def _crash_at_point(world: World, node: str, point: str, tx: int) -> None:
 def run_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping[str, str] | None = None,
             loss: float = 0.0, latency: Any = (0.01, 0.03), crash: str | None = None,
             crash_at: float | str | None = None, restart_at: float | None = None,
-            faults: FaultSchedule | None = None, until: float = 3.0,
+            faults: FaultSchedule | str | None = None, until: float = 3.0,
             coordinator_cls: type[Coordinator] = Coordinator,
             participant_cls: type[Participant] = Participant, duplicate: float = 0.0,
             reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0) -> TwoPCRun:
@@ -786,7 +785,8 @@ def run_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping
     ``votes``: None (all yes), a list of "yes"/"no" per participant, or {"p2": "no"}.
     ``crash``/``crash_at``/``restart_at``: crash one node at a time or at a protocol point
     (see ``CRASH_POINTS``) and optionally restart it from its log. ``faults``: any
-    :class:`~distlib.sim.FaultSchedule`. The coordinator starts tx 1 by itself at ``start_at``.
+    :class:`~distlib.sim.FaultSchedule` or its text form ("crash p1 at 0.1"). The
+    coordinator starts tx 1 by itself at ``start_at``.
     """
     until = number("until", until, above=True)
     run = build_2pc(seed, participants, votes, loss, latency, crash, crash_at, restart_at, faults,
@@ -829,9 +829,8 @@ def random_2pc(seed: int, participants: int = 3, *, coordinator_cls: type[Coordi
     the fault sweeps in tests and benchmarks."""
     rng = stream(check_seed(seed), "2pc/random")
     no_vote = number("no_vote", no_vote, 0.0, 1.0)
-    if isinstance(max_faults, bool) or not isinstance(max_faults, int) or max_faults < 0:
-        raise ValueError(f"max_faults must be a non-negative integer (got {max_faults!r})")
-    names = _participant_names(participants) if isinstance(participants, int) else ()
+    integer("max_faults", max_faults, 0)
+    names = _participant_names(integer("participants", participants, 1, 9))
     votes = ["no" if rng.random() < no_vote else "yes" for _ in names]
     loss = round(rng.uniform(0.0, 0.2), 3)
     duplicate = round(rng.uniform(0.0, 0.2), 3)
@@ -853,9 +852,13 @@ def model_nodes(participants: int = 2, *, coordinator_cls: type[Coordinator] = C
     """
     integer("participants", participants, 1, 9)
     names = _participant_names(participants)
-    for p in votes or {}:
+    if votes is not None and not isinstance(votes, Mapping):
+        raise ValueError(f"votes must map participants ({', '.join(names)}) to 'yes'/'no' (got {votes!r})")
+    for p, v in (votes or {}).items():
         if p not in names:
             raise ValueError(f"votes names unknown participant {p!r}; participants are {', '.join(names)}")
+        one_of(f"votes[{p!r}]", v, ("yes", "no"))
+    coord_log_delay = number("coord_log_delay", coord_log_delay)
     nodes: dict[str, tuple[type, dict[str, Any]]] = {
         "coord": (coordinator_cls, {"participants": names, "start_at": 0.0, "log_delay": coord_log_delay})}
     for p in names:
