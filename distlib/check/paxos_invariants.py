@@ -196,3 +196,24 @@ def model_invariants(proposed: Iterable[Any] = ("A", "B")) -> dict[str, Any]:
         return True
 
     return {"agreement": agreement, "validity": validity}
+
+
+# ---- the Multi-Paxos key-value store, judged by its clients' history ---------------------------------
+def check_multipaxos_kv(run: Any, *, max_steps: int = 2_000_000) -> list[str]:
+    """Violations in a :class:`~distlib.consensus.multipaxos_kv.MultiPaxosKVRun`.
+
+    :func:`check_multipaxos` (per-slot agreement, prefix-equal applied logs), then what the clients
+    saw: the history must be linearizable for a key-value store with append (an ``Unknown`` verdict
+    is reported too — it never passes), and exactly-once — no append took effect twice in the final
+    store, no acknowledged append is missing.
+    """
+    from distlib.check.linearizability import check_linearizability
+    from distlib.check.raft_invariants import AppendKVStore, check_exactly_once
+
+    out = check_multipaxos(run)
+    history = run.world.history
+    lin = check_linearizability(history, AppendKVStore(), max_steps=max_steps)
+    if not lin.ok:
+        out.append(f"linearizability: {lin.verdict}: {lin.reason}")
+    out += [f"exactly-once: {p}" for p in check_exactly_once(history, run.data)]
+    return out

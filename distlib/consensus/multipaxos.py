@@ -288,6 +288,12 @@ class MultiPaxosNode(Node):
         if self.role != "leader":
             self.reply(client, req_id, False)
             return
+        for slot in sorted(self.proposed):
+            if slot not in self.decided and self.proposed[slot] == command:
+                # A retry of a command this leadership already proposes: wait for that slot rather
+                # than deciding the command twice (a retry that reaches another leader still can).
+                self.waiting[slot] = (client, req_id, command)
+                return
         slot = self.next_slot
         self.next_slot += 1
         self.waiting[slot] = (client, req_id, command)
