@@ -137,12 +137,21 @@ def _rebind_everywhere(original: Any, wrapper: Any) -> None:
 
 
 def shortcuts(exercise: str) -> list[str]:
-    """The protected references of ``exercise`` called from outside the library so far (in order)."""
+    """The protected references of ``exercise`` called from outside the library since the last
+    :func:`take` for it (in order, without repeats)."""
     seen: list[str] = []
     for call in _calls:
         if call.exercise == exercise and call.reference not in seen:
             seen.append(call.reference)
     return seen
+
+
+def take(exercise: str) -> list[str]:
+    """:func:`shortcuts`, and forget them: each check run judges the calls made since the last one,
+    so a learner who removed a shortcut and re-ran the answer is judged on the new answer."""
+    found = shortcuts(exercise)
+    _calls[:] = [call for call in _calls if call.exercise != exercise]
+    return found
 
 
 def is_protected(fn: Any) -> bool:

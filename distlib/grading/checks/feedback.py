@@ -59,21 +59,27 @@ def _short(args: tuple) -> str:
     return text if len(text) <= 300 else text[:297] + "...)"
 
 
-def _shortcut_feedback(exercise_id: str) -> None:
-    used = guard.shortcuts(exercise_id)
+def _refuse_shortcuts(exercise_id: str, used: list[str]) -> None:
     if used:
         fail(f"your notebook calls {', '.join(used)}, the course's own answer to exercise "
              f"{exercise_id}. An answer that delegates to the reference scores 0: write the rule yourself.")
 
 
 def exercise(exercise_id: str) -> Callable[[F], F]:
-    """Decorate a check entry point of exercise ``exercise_id`` (see the module docstring)."""
+    """Decorate a check entry point of exercise ``exercise_id`` (see the module docstring).
+
+    Calls of the exercise's protected references made since the last check of it (in an answer cell,
+    or by the learner's function during this check, even if the error was caught) fail the check.
+    """
     def decorate(check: F) -> F:
         @functools.wraps(check)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            _shortcut_feedback(exercise_id)
-            result = check(*args, **kwargs)
-            _shortcut_feedback(exercise_id)   # a reference called, and its error swallowed, during the check
+            _refuse_shortcuts(exercise_id, guard.take(exercise_id))
+            try:
+                result = check(*args, **kwargs)
+            finally:
+                during = guard.take(exercise_id)
+            _refuse_shortcuts(exercise_id, during)
             return result
         checked.exercise_id = exercise_id  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
