@@ -30,6 +30,11 @@ Solution cell
             ...
             ### END SOLUTION
 
+    Optionally ``"right_answers"`` (same shape) records other answers the chapter's text allows (a
+    different but correct rule); the strength tests prove the check accepts each of them. Record a
+    shortcut (an answer that calls the course's reference) among the wrong answers too: see
+    :mod:`distlib.grading.guard`.
+
     A wrong answer's ``code`` replaces the block; write it without the block's indentation (it is
     dedented, then indented to the BEGIN marker's column). Record *plausible* mistakes, the ones
     the chapter warns about (a majority instead of all votes, ...): code that runs but is wrong.
@@ -63,9 +68,13 @@ Tools
     Grades one notebook or a folder of submissions against the canonical check cells of
     ``solutions/`` (students cannot edit a check to pass; a deleted check is "missing").
 
-Students' code runs unsandboxed in the grader's kernel: a determined student could monkeypatch a
-check function from their own cell. The grader defends against mistakes, loops and edited check
-cells, not against deliberate cheating.
+Checks that cannot be fooled (the design every check follows; see ``checks/feedback.py``):
+differential over generated inputs, smallest failing case reported, known mistakes diagnosed by
+behaviour, strict-type comparison, the expected answer computed after the learner's function returned;
+reference answers protected by :mod:`.guard`; check cells import their module themselves (rebinding
+``checks`` changes nothing). Students' code still runs unsandboxed in the grader's kernel: the
+grader defends against mistakes, loops, edited check cells, delegation to the reference and rebinding,
+not against deliberately tampering with the grader's own modules.
 '''
 
 from typing import Any

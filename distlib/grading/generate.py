@@ -53,6 +53,7 @@ def make_exercise_notebook(solution: NotebookNode) -> NotebookNode:
             except ValueError as exc:
                 raise ValueError(f"exercise {meta.get('id')!r}, cell {index}: {exc}") from exc
             meta.pop("wrong_answers", None)  # students must not see the recorded wrong answers
+            meta.pop("right_answers", None)  # ... nor the recorded alternative solutions
         add_tag(cell, RAISES_TAG)
     return nb
 

@@ -108,6 +108,8 @@ class Exercise:
     solution_index: int | None
     check_index: int | None
     wrong_answers: list[WrongAnswer] = field(default_factory=list)
+    # other correct answers the chapter's text allows (the check must accept each of them)
+    right_answers: list[WrongAnswer] = field(default_factory=list)
 
 
 def find_exercises(nb: NotebookNode) -> tuple[list[Exercise], list[str]]:
@@ -148,17 +150,18 @@ def find_exercises(nb: NotebookNode) -> tuple[list[Exercise], list[str]]:
                 solution_block(cell["source"])
             except ValueError as exc:
                 problems.append(f"exercise {ex_id}: cell {index}: {exc}")
-            wrong = meta.get("wrong_answers", [])
-            if not isinstance(wrong, list):
-                problems.append(f"exercise {ex_id}: wrong_answers must be a list of {{name, code}}")
-                wrong = []
-            for k, item in enumerate(wrong):
-                if (not isinstance(item, dict) or not isinstance(item.get("name"), str)
-                        or not isinstance(item.get("code"), str) or not item["code"].strip()):
-                    problems.append(f"exercise {ex_id}: wrong_answers[{k}] must be "
-                                    f"{{'name': str, 'code': non-empty str}}, got {item!r}")
-                    continue
-                ex.wrong_answers.append(WrongAnswer(item["name"], item["code"]))
+            for key, into in (("wrong_answers", ex.wrong_answers), ("right_answers", ex.right_answers)):
+                recorded = meta.get(key, [])
+                if not isinstance(recorded, list):
+                    problems.append(f"exercise {ex_id}: {key} must be a list of {{name, code}}")
+                    recorded = []
+                for k, item in enumerate(recorded):
+                    if (not isinstance(item, dict) or not isinstance(item.get("name"), str)
+                            or not isinstance(item.get("code"), str) or not item["code"].strip()):
+                        problems.append(f"exercise {ex_id}: {key}[{k}] must be "
+                                        f"{{'name': str, 'code': non-empty str}}, got {item!r}")
+                        continue
+                    into.append(WrongAnswer(item["name"], item["code"]))
         else:
             if ex.check_index is not None:
                 problems.append(f"exercise {ex_id}: duplicate id, check cells {ex.check_index} and {index}")

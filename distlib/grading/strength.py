@@ -7,7 +7,8 @@ check cell it runs, in this order (the solution last, so later cells see correct
    the check must fail;
 2. each recorded wrong answer + cells between + the check: the wrong answer itself must run, and
    the check must fail with an ``AssertionError`` (its "wrong, because ..." feedback), not crash;
-3. the solution + cells between + the check: everything must pass and the check must print a
+3. each recorded ``right_answers`` entry (another answer the chapter's text allows), then the
+   solution, + cells between + the check: everything must pass and the check must print a
    "right: ..." line.
 
 Before the first cell, the kernel runs :data:`~.notebooks.GUARD_PREAMBLE` (every check module
@@ -109,6 +110,7 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
         return  # already reported by static_problems
     variants = [("stub", stub)]
     variants += [(f"wrong answer {w.name!r}", replace_block(solution_src, w.code)) for w in ex.wrong_answers]
+    variants += [(f"right answer {r.name!r}", replace_block(solution_src, r.code)) for r in ex.right_answers]
     variants.append(("solution", solution_src))
 
     for label, source in variants:
@@ -123,7 +125,7 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
                                        f"({stub_code(ex.id)}); a check that cannot fail is a defect")
             elif check.status in ("timeout", "dead"):
                 report.problems.append(f"{where}: the check did not finish ({check.error_line})")
-        elif label == "solution":
+        elif label == "solution" or label.startswith("right answer"):
             for run, what in [(first, "solution cell"), *[(m, "cell after the solution") for m in mids],
                               (check, "check")]:
                 if run.status != "ok":
