@@ -185,10 +185,11 @@ def test_budget_gives_unknown_which_is_not_a_pass():
     assert check_linearizability(h, max_steps=None).ok
 
 
+@pytest.mark.parametrize("name", ["max_steps", "max_states", "max_memory"])
 @pytest.mark.parametrize("bad", [0, -3, 1.5, True])
-def test_bad_budget_is_rejected(bad):
-    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
-        check_linearizability(History(), max_steps=bad)
+def test_bad_budget_is_rejected(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be an integer >= 1"):
+        check_linearizability(History(), **{name: bad})
 
 
 def test_results_are_deterministic_and_empty_history_is_ok():

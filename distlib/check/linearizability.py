@@ -37,15 +37,18 @@ The verdict is ``"Ok"``, ``"Illegal"`` or ``"Unknown"`` (budget exhausted);
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+import sys
+from collections.abc import Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from distlib.check.models import UNKNOWN, Model, ModelOp, Register
+from distlib.sim import validate
 from distlib.sim.history import History, Op
 
 VERDICTS = ("Ok", "Illegal", "Unknown")
 DEFAULT_MAX_STEPS = 5_000_000
+DEFAULT_MAX_MEMORY = 2**30   # bytes of memo cache (estimated) over all keys: 1 GiB
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class LinResult:
     states: int = 0                                      # distinct configurations cached
     keys: int = 1                                        # partitions checked
     culprit_step_ok: bool | None = None                  # Illegal: would the model accept the culprit?
+    key_verdicts: dict[Hashable, str] = field(default_factory=dict)  # each partition's verdict
+    key_reasons: dict[Hashable, str] = field(default_factory=dict)   # why a partition is Unknown
+    memory: int = 0                                      # peak estimated bytes of memo caches
 
     @property
     def ok(self) -> bool:
@@ -171,6 +177,10 @@ class LinResult:
         else:
             lines.append(f"Unknown: {self.reason}. Unknown is not a pass: raise the budget or shorten "
                          "the history.")
+        if self.keys > 1 and self.verdict != "Ok":
+            lines.append("Per key: " + ", ".join(f"{k}: {v}" for k, v in self.key_verdicts.items()))
+            lines += [f"  {k}: {why}" for k, why in self.key_reasons.items()
+                      if self.verdict == "Unknown" and k != self.key]
         return "\n".join(lines)
 
 
@@ -202,8 +212,42 @@ class _Outcome:
     states: int = 0
 
 
-def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: int | None) -> _Outcome:
+class _Meter:
+    """What one partition's search has used so far; the scheduler reads it between slices.
+
+    ``limit``: the search pauses (yields) once ``steps`` reaches it. ``bytes`` estimates the memo
+    cache: the set's own table (``sys.getsizeof``, exact) plus the number of cached keys times the
+    mean size of a sample of them (the key tuple and its four fields, ``sys.getsizeof`` each: an
+    upper estimate, since fields shared between keys are counted once per key). ``shared`` is the
+    meter of all partitions together; a search pauses as soon as it exceeds its ``cap``.
+    """
+
+    __slots__ = ("steps", "states", "bytes", "limit", "shared")
+
+    def __init__(self, shared: _Total) -> None:
+        self.steps = self.states = self.bytes = 0
+        self.limit = 0
+        self.shared = shared
+
+
+class _Total:
+    __slots__ = ("bytes", "cap", "peak")
+
+    def __init__(self, cap: float) -> None:
+        self.bytes = self.peak = 0
+        self.cap = cap
+
+
+_SAMPLE_EVERY = 64      # memo keys between two size samples (and memory checks)
+_SLICE = 10_000         # model steps a partition runs before the next partition's turn
+
+
+def _search(model: Model, ops: Sequence[LinOp], mops: Sequence[ModelOp], max_states: int | None,
+            meter: _Meter) -> Generator[None, None, _Outcome]:
     """Wing–Gong/Lowe search over one partition. Returns local indices into ``ops``.
+
+    A generator: it pauses (yields) when ``meter.steps`` reaches ``meter.limit`` or the shared
+    memory estimate exceeds its cap, so the scheduler can interleave partitions and stop one.
 
     Each search node (a prefix) is expanded once: its *candidates* are the call
     entries before the first return entry in the list (Wing & Gong's "minimal"
@@ -215,7 +259,6 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
     no-op now but not later.)
     """
     m = len(ops)
-    mops = [o.model_op for o in ops]
     n_ok = sum(1 for o in ops if o.status == "ok")
     init = model.init()
     if n_ok == 0:
@@ -277,6 +320,10 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
     best_culprit: int | None = None
     best_state: Hashable = init
     state_limit = max_states if max_states is not None else -1
+    total = meter.shared
+    next_sample = 1
+    sampled_bytes = sampled = 0
+    getsizeof = sys.getsizeof
 
     expand = True
     while True:
@@ -302,8 +349,9 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
                 best_culprit = eop[e] if e != tail else None
                 best_state = state
             frames.append([children, 0, state, low, win, ibits])
-            if steps >= max_steps:
-                return _Outcome("Unknown", [], steps=steps, states=len(cache))
+            if steps >= meter.limit:
+                meter.steps, meter.states = steps, len(cache)
+                yield
         # Descend into the next unexplored child of the top frame, or backtrack.
         frame = frames[-1]
         children, idx, state, low, win, ibits = frame
@@ -347,8 +395,20 @@ def _search(model: Model, ops: Sequence[LinOp], max_steps: float, max_states: in
             descended = True
             break
         if descended:
-            if len(cache) == state_limit:
-                return _Outcome("Unknown", [], steps=steps, states=len(cache))
+            n_cached = len(cache)
+            if n_cached == state_limit:
+                return _Outcome("Unknown", [], steps=steps, states=n_cached)
+            if n_cached >= next_sample:
+                next_sample += _SAMPLE_EVERY
+                sampled_bytes += getsizeof(k) + sum(map(getsizeof, k))
+                sampled += 1
+                estimate = getsizeof(cache) + n_cached * sampled_bytes // sampled
+                total.bytes += estimate - meter.bytes
+                total.peak = max(total.peak, total.bytes)
+                meter.bytes = estimate
+                if total.bytes > total.cap:
+                    meter.steps, meter.states = steps, n_cached
+                    yield
             expand = True
             continue
         # every child explored: this node fails; unlift the entry that led here
@@ -402,23 +462,38 @@ def _points(ops: Sequence[LinOp], order: Sequence[int]) -> list[float]:
 
 def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model | None = None, *,
                           max_steps: int | None = DEFAULT_MAX_STEPS,
-                          max_states: int | None = None) -> LinResult:
+                          max_states: int | None = None,
+                          max_memory: int | None = DEFAULT_MAX_MEMORY) -> LinResult:
     """Check ``history`` against ``model`` (default :class:`~distlib.check.models.Register`).
 
-    ``max_steps`` bounds the number of model steps (over all keys) and ``max_states``
-    the configurations cached per key; exceeding either gives verdict ``"Unknown"``.
-    ``None`` means unbounded.
+    Budgets (each ``None`` = no bound; exceeding one gives verdict ``"Unknown"`` with a reason):
+
+    * ``max_steps``: model steps over all keys together. With ``None`` the search is unbounded
+      in *time* but still bounded in memory by ``max_memory``.
+    * ``max_states``: configurations cached per key.
+    * ``max_memory``: bytes of memo cache, estimated (see :class:`_Meter`), over all keys. When
+      it is exceeded the key with the largest cache stops (Unknown) and frees it; the others
+      go on. The default, 1 GiB, keeps a run far from an out-of-memory kill; ``None`` removes
+      the cap (the search may then use all the machine's memory).
+
+    With a ``partition_by_key`` model the keys are searched *interleaved* (round-robin, a slice
+    of steps each), so an expensive key cannot use up the budget before a cheap Illegal one is
+    looked at. The verdict is ``"Illegal"`` as soon as any key is Illegal, ``"Unknown"`` only if
+    none is and some key ran out of a budget, else ``"Ok"``; ``key_verdicts`` has each key's.
     """
     if model is None:
         model = Register()
     if not (hasattr(model, "init") and hasattr(model, "step")):
         raise ValueError(f"model must have init() and step(state, op) (got {model!r})")
-    for name, val in (("max_steps", max_steps), ("max_states", max_states)):
-        if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
-            raise ValueError(f"{name} must be a positive integer or None (got {val!r})")
+    for name, val in (("max_steps", max_steps), ("max_states", max_states), ("max_memory", max_memory)):
+        if val is not None:
+            validate.integer(name, val, 1)
     hist = list(history)
     if hist and all(isinstance(o, LinOp) for o in hist):
         ops = hist
+        if any(o.index != i for i, o in enumerate(ops)):
+            raise ValueError("LinOp.index must be the operation's position in the list (renumber "
+                             "with dataclasses.replace(op, index=i))")
     else:
         ops = operations_from_history(hist)
 
@@ -438,51 +513,128 @@ def check_linearizability(history: Iterable[Op] | Sequence[LinOp], model: Model 
                              "model=KVStore() to check each key as its own register")
         parts = [(distinct[0] if distinct else None, live)]
 
-    budget = max_steps if max_steps is not None else math.inf
-    steps = states = 0
-    orders: list[tuple[Hashable, list[int], list[float]]] = []
-    unknown: tuple[Hashable, str] | None = None
+    total = _Total(max_memory if max_memory is not None else math.inf)
+    runs: list[_Run] = []
     for rank, (key, part) in enumerate(parts):
-        if budget - steps <= 0:
-            unknown = unknown or (key, f"step budget max_steps={max_steps} exhausted before key {key!r}")
-            break
         prune = getattr(model, "prune", None)
         if prune is not None:  # model-specific sound reduction (e.g. unobserved timed-out writes)
             keep = prune([o.model_op for o in part], [o.status == "info" for o in part])
             part = [o for o, k in zip(part, keep, strict=True) if k or o.status == "ok"]
-        out = _search(model, part, budget - steps, max_states)
-        steps += out.steps
-        states += out.states
-        if out.verdict == "Illegal":
-            order = [part[i].index for i in out.order]
-            return LinResult("Illegal", model, ops, order=order,
-                             points=dict(zip(order, _points(ops, order), strict=True)),
-                             culprit=None if out.culprit is None else part[out.culprit].index, key=key,
-                             state=model.describe_state(out.state, key),
-                             reason=_illegal_reason(model, ops, order, out, part, key), steps=steps,
-                             states=states, keys=len(parts),
-                             culprit_step_ok=None if out.culprit is None else
-                             bool(model.step(out.state, part[out.culprit].model_op)[0]))
-        if out.verdict == "Unknown":
-            if unknown is None:
-                limit = (f"max_states={max_states}" if max_states is not None and out.states >= max_states
-                         else f"max_steps={max_steps}")
-                where = "" if key is None else f" on key {key!r}"
-                unknown = (key, f"search budget {limit} exhausted{where} after {out.steps} steps and "
-                                f"{out.states} configurations")
-            continue
+        mops = [o.model_op for o in part]
+        for_history = getattr(model, "for_history", None)
+        kmodel = for_history(mops, [o.status == "info" for o in part]) if for_history else model
+        meter = _Meter(total)
+        runs.append(_Run(rank, key, part, kmodel, meter, _search(kmodel, part, mops, max_states, meter)))
+
+    budget = max_steps if max_steps is not None else math.inf
+    steps = 0
+    verdicts: dict[Hashable, str] = {}
+    reasons: dict[Hashable, str] = {}
+    orders: list[tuple[int, list[int], list[float]]] = []
+    where = (lambda key: f"key {key!r}") if len(parts) != 1 or parts[0][0] is not None else \
+        (lambda key: "the search")
+    active = list(runs)
+    illegal: tuple[_Run, _Outcome] | None = None
+    while active and illegal is None and steps < budget:
+        for run in list(active):
+            if illegal is not None or steps >= budget:
+                break
+            if run.search is None:  # stopped for memory earlier in this round
+                continue
+            meter = run.meter
+            before = meter.steps
+            meter.limit = before + min(_SLICE, budget - steps)
+            try:
+                next(run.search)
+            except StopIteration as stop:
+                out: _Outcome = stop.value
+                meter.steps, meter.states = out.steps, out.states
+                active.remove(run)
+                total.bytes -= meter.bytes      # the finished search's cache is garbage now
+                run.search = None
+                if out.verdict == "Illegal":
+                    illegal = (run, out)
+                elif out.verdict == "Unknown":  # a search returns Unknown only for max_states
+                    verdicts[run.key] = "Unknown"
+                    reasons[run.key] = (f"{where(run.key)} ran out of its configuration budget "
+                                        f"(max_states={max_states}) after {out.steps} steps")
+                else:
+                    verdicts[run.key] = "Ok"
+                    order = [run.part[i].index for i in out.order]
+                    orders.append((run.rank, order, _points(ops, order)))
+            steps += meter.steps - before
+            if total.bytes > total.cap and illegal is None and active:
+                # stop the biggest cache (not necessarily this one's): it is the one to blame
+                big = max(active, key=lambda r: (r.meter.bytes, -r.rank))
+                active.remove(big)
+                total.bytes -= big.meter.bytes
+                big.search.close()
+                big.search = None
+                verdicts[big.key] = "Unknown"
+                m = big.meter
+                if len(parts) == 1:
+                    reasons[big.key] = (f"{where(big.key)}: memo cache exceeded {_mb(total.cap)} "
+                                        f"(max_memory={max_memory} bytes) after {m.steps} steps and "
+                                        f"{m.states} configurations")
+                else:
+                    reasons[big.key] = (f"{where(big.key)}: memo caches exceeded {_mb(total.cap)} over "
+                                        f"all keys (max_memory={max_memory} bytes) and this key's was "
+                                        f"the largest: about {_mb(m.bytes)} in {m.states} "
+                                        f"configurations after {m.steps} steps")
+    for run in active:  # still running when the step budget ran out, or when a key was Illegal
+        if run.search is not None:
+            run.search.close()
+        verdicts[run.key] = "Unknown"
+        if illegal is not None:
+            reasons[run.key] = f"not finished: {where(illegal[0].key)} is Illegal"
+        else:
+            reasons[run.key] = (f"{where(run.key)} ran out of the step budget (max_steps={max_steps}"
+                                f"{', shared by all keys' if len(parts) > 1 else ''}) after "
+                                f"{run.meter.steps} steps and {run.meter.states} configurations")
+    key_verdicts = {run.key: verdicts.get(run.key, "Illegal") for run in runs}
+    key_reasons = {run.key: reasons[run.key] for run in runs if run.key in reasons}
+    states = sum(run.meter.states for run in runs)
+    common = dict(steps=steps, states=states, keys=len(parts), key_verdicts=key_verdicts,
+                  key_reasons=key_reasons, memory=total.peak)
+    if illegal is not None:
+        run, out = illegal
+        part, kmodel = run.part, run.model
         order = [part[i].index for i in out.order]
-        orders.append((rank, order, _points(ops, order)))
-    if unknown is not None:
-        return LinResult("Unknown", model, ops, key=unknown[0], reason=unknown[1], steps=steps,
-                         states=states, keys=len(parts))
+        return LinResult("Illegal", model, ops, order=order,
+                         points=dict(zip(order, _points(ops, order), strict=True)),
+                         culprit=None if out.culprit is None else part[out.culprit].index, key=run.key,
+                         state=kmodel.describe_state(out.state, run.key),
+                         reason=_illegal_reason(kmodel, ops, order, out, part, run.key),
+                         culprit_step_ok=None if out.culprit is None else
+                         bool(kmodel.step(out.state, part[out.culprit].model_op)[0]), **common)
+    unknown = [run.key for run in runs if key_verdicts[run.key] == "Unknown"]
+    if unknown:
+        reason = key_reasons[unknown[0]]
+        if len(unknown) > 1:
+            reason += f" (and {len(unknown) - 1} more of the {len(parts)} keys)"
+        return LinResult("Unknown", model, ops, key=unknown[0], reason=reason, **common)
     # Merge per-key witnesses into one global order: sort by linearization instant (real-time
     # order is respected because every instant lies inside its operation's interval).
     merged = sorted((t, rank, pos, i) for rank, order, pts in orders
                     for pos, (i, t) in enumerate(zip(order, pts, strict=True)))
     order = [i for _, _, _, i in merged]
-    return LinResult("Ok", model, ops, order=order, points={i: t for t, _, _, i in merged},
-                     steps=steps, states=states, keys=len(parts))
+    return LinResult("Ok", model, ops, order=order, points={i: t for t, _, _, i in merged}, **common)
+
+
+@dataclass
+class _Run:
+    """One partition's search, as the scheduler sees it."""
+
+    rank: int
+    key: Hashable
+    part: list[LinOp]
+    model: Model
+    meter: _Meter
+    search: Generator[None, None, _Outcome] | None
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.0f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 
 def _illegal_reason(model: Model, ops: list[LinOp], order: list[int], out: _Outcome,
@@ -494,5 +646,5 @@ def _illegal_reason(model: Model, ops: list[LinOp], order: list[int], out: _Outc
     return f"{culprit} cannot be placed: {after}, {model.describe_state(out.state, key)}"
 
 
-__all__ = ["DEFAULT_MAX_STEPS", "LinOp", "LinResult", "VERDICTS", "check_linearizability",
-           "describe", "operations_from_history"]
+__all__ = ["DEFAULT_MAX_MEMORY", "DEFAULT_MAX_STEPS", "LinOp", "LinResult", "VERDICTS",
+           "check_linearizability", "describe", "operations_from_history"]

@@ -41,7 +41,9 @@ Optional hooks, only for speed (the defaults are always correct): ``ignorable(op
 (a timed-out op that can never matter, e.g. a read), ``read_only(op)`` (``op``
 leaves *every* state unchanged, so the checker need not branch on it — a write of
 the value already there is not read-only), ``prune(ops, unknown)`` (drop timed-out
-ops that provably never help). :class:`Register` shows all three.
+ops that provably never help), ``for_history(ops, unknown)`` (a model specialized to one
+history that merges states no operation of it can tell apart). :class:`Register` shows the
+first three, :class:`AppendKVStore` the fourth.
 
 Set ``partition_by_key = True`` when operations on different keys are
 independent (a key-value store is a register per key): the checker then checks
@@ -51,6 +53,8 @@ of Herlihy & Wing (§3.3, "P-compositionality") and exponentially cheaper.
 
 from __future__ import annotations
 
+import copy
+from bisect import bisect_left
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
@@ -137,6 +141,15 @@ class Model:
         Return False only for info operations that provably never help a linearization.
         """
         return [True] * len(ops)
+
+    def for_history(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> Model:
+        """Optional speed-up: a model to check exactly these operations with (default: ``self``).
+
+        Called once per partition, after :meth:`prune`. The returned model may merge states that
+        no operation *of this history* can tell apart (e.g. every value no read returned): the
+        verdict is the same, the search far smaller. It must describe its states in explanations.
+        """
+        return self
 
     def describe_op(self, op: ModelOp) -> str:
         """A short label such as ``w x=1`` or ``r x→1`` (used on diagram bars)."""
@@ -261,6 +274,109 @@ class KVStore(Register):
         return f"{key} = {state!r}"
 
 
+class _Unread:
+    """The state "holds a value no read of this history returns, nor extends" (AppendKVStore)."""
+
+    def __repr__(self) -> str:
+        return "<unread>"
+
+
+_UNREAD: Any = _Unread()
+
+
+class AppendKVStore(KVStore):
+    """:class:`KVStore` plus ``append`` (string concatenation; an absent key reads ``None``, and
+    appending to it starts from ``""``): Jepsen's get / put / append workload.
+
+    Appends make orders matter: ``k`` concurrent appends give ``k!`` different strings, and a
+    register's Lowe memo cannot merge them. :meth:`for_history` merges every string that is not a
+    prefix of any value the history reads (or a cas expects) into one state, ``<unread>``: no read
+    can follow it before the next write, whatever comes next, so which such string it is never
+    matters. Wrong orders of appends then collapse at once instead of living until the next read.
+    """
+
+    name = "kv-store (read/write/cas/append)"
+
+    def __init__(self, initial: Any = None, *, allow_cas: bool = True):
+        super().__init__(initial, allow_cas=allow_cas)
+        self._observed: list[str] | None = None   # set on the copy for_history returns
+
+    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
+        f = op.f
+        if f == "append":
+            if state is _UNREAD:
+                return True, state
+            return True, self._merge((state or "") + op.input)
+        if state is _UNREAD:
+            # The true value is not a prefix of anything observed, so it equals no read's output
+            # and no cas's expected value: a read or swapping cas is illegal, a "no swap" cas legal.
+            if f == "read":
+                return op.output is UNKNOWN, state
+            if f == "cas" and self.allow_cas:
+                _cas_args(op.input)
+                return op.output is False, state
+        ok, new = super().step(state, op)
+        return ok, (self._merge(new) if f != "read" else new)
+
+    def _merge(self, value: Hashable) -> Hashable:
+        observed = self._observed
+        if observed is None or type(value) is not str:
+            return value
+        i = bisect_left(observed, value)  # the first observed value >= value: a prefix match if any
+        return value if i < len(observed) and observed[i].startswith(value) else _UNREAD
+
+    def for_history(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> Model:
+        observed = {v for v in _observed_values(ops, unknown) if type(v) is str}
+        model = copy.copy(self)
+        model._observed = sorted(observed)
+        return model
+
+    def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
+        """Drop timed-out writes/appends whose value no read contains and no cas expects.
+
+        An append builds on what is there, so a read can observe a value *through* later appends
+        (``"c;b;"`` observes a write of ``"c;"``): "observed" means "is a substring of a read's
+        output or a cas's expected value". If no such value contains ``v``, a linearization with
+        the write/append of ``v`` has no read and no swapping cas until the next write, so
+        deleting it leaves a legal one. (Not applied when a cas reported "no swap": deleting it
+        could make that cas's "not expected" false.)
+        """
+        if not any(op.f == "append" for op in ops):
+            return super().prune(ops, unknown)
+        keep = [True] * len(ops)
+        if any(op.f == "cas" and op.output is False for op in ops):
+            return keep
+        observed = _observed_values(ops, unknown)
+        if not all(type(v) is str or v is None for v in observed):
+            return keep
+        texts = [v for v in observed if v is not None]
+        for i, (op, unk) in enumerate(zip(ops, unknown, strict=True)):
+            if unk and op.f in ("write", "append") and type(op.input) is str and op.input:
+                keep[i] = any(op.input in t for t in texts)
+        return keep
+
+    def describe_op(self, op: ModelOp) -> str:
+        if op.f == "append":
+            return f"append {op.key} {op.input!r}"
+        return super().describe_op(op)
+
+    def describe_state(self, state: Hashable, key: Hashable | None = None) -> str:
+        if state is _UNREAD:
+            return f"{key} holds a value that no read returns or extends (so no read may come next)"
+        return super().describe_state(state, key)
+
+
+def _observed_values(ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[Any]:
+    """Values the history observes: outputs of completed reads, expected values of cas."""
+    out = []
+    for op, unk in zip(ops, unknown, strict=True):
+        if op.f == "read" and not unk and op.output is not UNKNOWN:
+            out.append(freeze(op.output))
+        elif op.f == "cas":
+            out.append(_cas_args(op.input)[0])
+    return out
+
+
 class Counter(Model):
     """A counter: ``add`` (input = amount, default 1), ``read`` (output = value)."""
 
@@ -323,5 +439,5 @@ class SetModel(Model):
         return "{" + ", ".join(sorted(repr(v) for v in state)) + "}"
 
 
-__all__ = ["UNKNOWN", "CASRegister", "Counter", "KVStore", "Model", "ModelOp", "Register", "SetModel",
-           "freeze"]
+__all__ = ["UNKNOWN", "AppendKVStore", "CASRegister", "Counter", "KVStore", "Model", "ModelOp", "Register",
+           "SetModel", "freeze"]

@@ -22,12 +22,12 @@ exactly-once check on the client history.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from distlib.check.linearizability import check_linearizability
-from distlib.check.models import UNKNOWN, KVStore, ModelOp
+from distlib.check.models import UNKNOWN, AppendKVStore  # AppendKVStore: re-exported (it lived here)
 from distlib.consensus.raft import LEADER, RaftNode, make_cluster
 from distlib.consensus.raft_kv import KVNode, kv_client
 from distlib.sim import FaultSchedule, History, World
@@ -197,30 +197,6 @@ class RaftMonitor:
 
 
 # ---- exactly-once ---------------------------------------------------------------------------------------
-class AppendKVStore(KVStore):
-    """:class:`~distlib.check.models.KVStore` plus ``append`` (string concatenation; absent = "")."""
-
-    name = "kv-store (read/write/cas/append)"
-
-    def step(self, state: Hashable, op: ModelOp) -> tuple[bool, Hashable]:
-        if op.f == "append":
-            return True, (state or "") + op.input
-        return super().step(state, op)
-
-    def describe_op(self, op: ModelOp) -> str:
-        if op.f == "append":
-            return f"append {op.key} {op.input!r}"
-        return super().describe_op(op)
-
-    def prune(self, ops: Sequence[ModelOp], unknown: Sequence[bool]) -> list[bool]:
-        # The register's pruning assumes only reads and cas observe a written value. An append
-        # builds on it, so a read can observe a timed-out write *through* later appends
-        # ("c1.3;c2.1;"): with appends on the key, keep every operation.
-        if any(op.f == "append" for op in ops):
-            return [True] * len(ops)
-        return super().prune(ops, unknown)
-
-
 def check_exactly_once(history: Iterable[Any], data: Mapping[str, Any]) -> list[str]:
     """No append took effect twice; an ``ok`` append took effect exactly once.
 
