@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 
 from distlib.grading import execute, generate, grader
+from distlib.grading.kernel import OUTPUT_KEEP, KernelSession
 from distlib.grading.notebooks import (
     exercise_meta,
     notebook_text,
@@ -199,24 +201,54 @@ STUDENTS = {
 }
 
 
+SETUP_BROKEN = _submission({"add": ADD_OK, "majority": MAJ_OK}).replace(
+    '"def check_add(add):', '"import no_such_module_xyz\\n",\n    "def check_add(add):', 1)
+SECOND = "98_second.ipynb"  # the fixture course has two notebooks: 99_fixture and this copy of it
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("submissions")
+def course(tmp_path_factory):
+    sols = tmp_path_factory.mktemp("solutions")
+    (sols / NAME).write_bytes((SOLUTIONS / NAME).read_bytes())
+    (sols / SECOND).write_bytes((SOLUTIONS / NAME).read_bytes())
+    (sols / "00_intro.ipynb").write_text(notebook_text(nbformat.v4.new_notebook()))  # no exercises
+    return sols
+
+
+def _class_folder(root: Path) -> None:
     for student, text in STUDENTS.items():
         (root / student).mkdir()
         (root / student / NAME).write_text(text)
+    # alice: a renamed copy of the second notebook, and an old duplicate that must not be graded
+    (root / "alice" / "98_second (1).ipynb").write_text(STUDENTS["alice"])
+    (root / "alice" / "old").mkdir()
+    (root / "alice" / "old" / NAME).write_text(STUDENTS["alice"])
+    (root / "alice" / ".ipynb_checkpoints").mkdir()
+    (root / "alice" / ".ipynb_checkpoints" / "99_fixture-checkpoint.ipynb").write_text(STUDENTS["alice"])
     (root / "henry").mkdir()
     (root / "henry" / "77_unknown.ipynb").write_text(STUDENTS["alice"])
+    (root / "setup").mkdir()
+    (root / "setup" / NAME).write_text(SETUP_BROKEN)
+    # top level: one file that names its student, one that does not
+    (root / f"carl_{SECOND}").write_text(STUDENTS["alice"])
+    (root / NAME).write_text(STUDENTS["alice"])
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, course):
+    root = tmp_path_factory.mktemp("submissions")
+    _class_folder(root)
     out = root.parent / (root.name + "-out")
     out.mkdir()
     proc = subprocess.run(
-        [PY, "-m", "distlib.grade", str(root), "--solutions", str(SOLUTIONS), "--timeout", "5",
+        [PY, "-m", "distlib.grade", str(root), "--solutions", str(course), "--timeout", "5", "--jobs", "2",
          "--json", str(out / "g.json"), "--csv", str(out / "g.csv")],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=600, cwd=out)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "g.json").read_text())
-    subs = {s["student"]: s for s in report["submissions"]}
-    return proc.stdout, report, subs, out
+    students = {s["student"]: s for s in report["students"]}
+    subs = {s: {nb["notebook"]: nb for nb in st["notebooks"]} for s, st in students.items()}
+    return proc.stdout, report, students, subs, out
 
 
 def _statuses(sub):
@@ -224,95 +256,231 @@ def _statuses(sub):
 
 
 def test_grader_correct_submission_gets_full_points(graded):
-    _, _, subs, _ = graded
-    assert _statuses(subs["alice"]) == {"add": (1, "pass"), "majority": (2, "pass")}
-    assert (subs["alice"]["points"], subs["alice"]["possible"]) == (3, 3)
-    assert subs["alice"]["submission"] == f"alice/{NAME}"
+    _, _, students, subs, _ = graded
+    assert _statuses(subs["alice"][NAME]) == {"add": (1, "pass"), "majority": (2, "pass")}
+    assert (subs["alice"][NAME]["points"], subs["alice"][NAME]["possible"]) == (3, 3)
+    assert subs["alice"][NAME]["submission"] == f"alice/{NAME}"
+
+
+def test_grader_per_student_totals_count_every_course_notebook(graded):
+    _, report, students, subs, _ = graded
+    assert report["course"] == [{"notebook": SECOND, "possible": 3}, {"notebook": NAME, "possible": 3}]
+    assert [nb["notebook"] for nb in students["bob"]["notebooks"]] == [SECOND, NAME]
+    # a renamed copy is graded as its course notebook; the old/ duplicate is not graded at all
+    assert (students["alice"]["points"], students["alice"]["possible"]) == (6, 6)
+    assert subs["alice"][SECOND]["submission"] == "alice/98_second (1).ipynb"
+    assert "graded as 98_second.ipynb" in subs["alice"][SECOND]["notes"][0]
+    # a notebook not handed in: every exercise missing, 0 of its points, still in the denominator
+    assert (students["bob"]["points"], students["bob"]["possible"]) == (0, 6)
+    assert subs["bob"][SECOND]["submission"] == ""
+    assert _statuses(subs["bob"][SECOND]) == {"add": (0, "missing"), "majority": (0, "missing")}
+    # an unknown notebook is not graded (no more 0/0): henry has handed in nothing of the course
+    assert (students["henry"]["points"], students["henry"]["possible"]) == (0, 6)
+    assert all(nb["submission"] == "" for nb in students["henry"]["notebooks"])
+    # a top-level file named after its student counts for that student
+    assert (students["carl"]["points"], students["carl"]["possible"]) == (3, 6)
+    assert subs["carl"][SECOND]["submission"] == f"carl_{SECOND}"
+    assert sorted(students) == ["alice", "blank", "bob", "carl", "carol", "dave", "erin", "frank", "gina",
+                                "henry", "ivan", "setup"]
+
+
+def test_grader_warns_about_duplicates_unknown_and_anonymous_notebooks(graded):
+    stdout, report, _, _, _ = graded
+    assert report["warnings"] == [
+        f"{NAME}: at the top level and its name carries no student name; graded but counted for no student "
+        f"(put each student's notebooks in a folder named after the student, or name the file like "
+        f"alice_{NAME})",
+        "henry/77_unknown.ipynb: not a notebook of the course (solutions: 98_second.ipynb, 99_fixture.ipynb);"
+        " not graded",
+        f"alice: 2 copies of {NAME}; graded alice/{NAME}, ignored alice/old/{NAME}",
+    ]
+    assert [(g["submission"], g["student"], g["points"]) for g in report["unassigned"]] == [(NAME, "", 3)]
+    # 12 students; 11 of their notebooks + carl's + the anonymous one graded (not old/, not henry's)
+    assert report["summary"] == {"students": 12, "notebooks_graded": 13, "warnings": 3}
+    assert "\n12 students, 13 notebooks graded, 3 warnings; 18/75 points in total\n" in stdout
+    assert f"warning: alice: 2 copies of {NAME}" in stdout
 
 
 def test_grader_reports_wrong_answers_with_the_check_message(graded):
-    _, _, subs, _ = graded
-    st = _statuses(subs["bob"])
+    _, _, _, subs, _ = graded
+    st = _statuses(subs["bob"][NAME])
     assert st["add"] == (0, "fail: AssertionError: wrong, because add(1, 2) returned -1, not 3")
     assert st["majority"][0] == 0
     assert st["majority"][1].startswith("fail: AssertionError: wrong, because is_majority([True, True], n=4)")
 
 
-def test_grader_reports_exceptions(graded):
-    _, _, subs, _ = graded
-    st = _statuses(subs["carol"])
+def test_grader_names_the_solution_cells_error(graded):
+    _, _, _, subs, _ = graded
+    st = _statuses(subs["carol"][NAME])
     assert st["add"] == (0, "fail: ValueError: oops")
-    # The solution cell raised, so the name never got defined: the check fails.
-    assert st["majority"] == (0, "fail: NameError: name 'is_majority' is not defined")
+    # The solution cell raised, so the name never got defined: that error is the cause, not NameError.
+    assert st["majority"] == (0, "fail: the solution cell raised RuntimeError: boom")
+
+
+def test_grader_blank_notebook_is_not_answered_yet(graded):
+    _, _, _, subs, _ = graded
+    assert _statuses(subs["blank"][NAME]) == {"add": (0, "not answered yet"),
+                                              "majority": (0, "not answered yet")}
+
+
+def test_grader_blames_a_failed_setup_cell(graded):
+    _, _, _, subs, _ = graded
+    cause = "fail: setup cell 1 raised ModuleNotFoundError: No module named 'no_such_module_xyz'; "
+    assert _statuses(subs["setup"][NAME]) == {"add": (0, cause + "nothing could be graded"),
+                                              "majority": (0, cause + "nothing could be graded")}
 
 
 def test_grader_times_out_infinite_loop_and_continues(graded):
-    _, _, subs, _ = graded
-    assert _statuses(subs["dave"]) == {"add": (0, "timeout"), "majority": (2, "pass")}
+    _, _, _, subs, _ = graded
+    assert _statuses(subs["dave"][NAME]) == {"add": (0, "timeout"), "majority": (2, "pass")}
 
 
 def test_grader_survives_a_killed_kernel_and_replays(graded):
-    _, _, subs, _ = graded
-    assert _statuses(subs["ivan"]) == {"add": (0, "fail: kernel died while running this exercise"),
-                                       "majority": (2, "pass")}  # the setup cell was replayed
-    assert subs["ivan"]["notes"] == ["cell 3 killed the kernel; restarted the kernel and replayed the "
-                                     "cells before it"]
+    _, _, _, subs, _ = graded
+    assert _statuses(subs["ivan"][NAME]) == {"add": (0, "fail: kernel died while running this exercise"),
+                                             "majority": (2, "pass")}  # the setup cell was replayed
+    assert subs["ivan"][NAME]["notes"] == ["cell 3 killed the kernel; restarted the kernel and replayed the "
+                                           "cells before it"]
 
 
 def test_grader_deleted_check_is_missing(graded):
-    _, _, subs, _ = graded
-    assert _statuses(subs["erin"]) == {"add": (0, "missing"), "majority": (2, "pass")}
+    _, _, _, subs, _ = graded
+    assert _statuses(subs["erin"][NAME]) == {"add": (0, "missing"), "majority": (2, "pass")}
 
 
 def test_grader_restores_tampered_checks(graded):
-    _, _, subs, _ = graded
-    st = _statuses(subs["frank"])
-    assert st["add"] == (0, "fail: NotImplementedError: Exercise add: write your solution here")
+    _, _, _, subs, _ = graded
+    st = _statuses(subs["frank"][NAME])
+    assert st["add"] == (0, "not answered yet")  # the restored check called the stub
     assert st["majority"][0] == 0 and st["majority"][1].startswith("fail: AssertionError: wrong, because")
 
 
-def test_grader_survives_corrupt_json_and_unknown_notebooks(graded):
-    _, report, subs, _ = graded
-    st = _statuses(subs["gina"])
+def test_grader_survives_corrupt_json(graded):
+    _, report, _, subs, _ = graded
+    st = _statuses(subs["gina"][NAME])
     assert st["add"][0] == 0 and st["add"][1].startswith("fail: invalid notebook: not valid JSON")
-    assert subs["henry"]["error"].startswith("no solutions notebook 77_unknown.ipynb")
-    assert subs["henry"]["exercises"] == []
-    assert _statuses(subs["blank"]) == {
-        "add": (0, "fail: NotImplementedError: Exercise add: write your solution here"),
-        "majority": (0, "fail: NameError: name 'is_majority' is not defined")}  # the stub cell raised
-    assert report["points"] == 3 + 2 + 2 + 2 and report["possible"] == 3 * 9
+    assert report["points"] == 18 and report["possible"] == 12 * 6 + 3
 
 
 def test_grader_table_and_csv(graded):
-    stdout, _, _, out = graded
-    assert f"dave/{NAME}" in stdout and "timeout" in stdout and "missing" in stdout
-    assert "10 submissions, 9/27 points in total" in stdout
+    stdout, _, _, _, out = graded
+    assert f"dave/{NAME}" in stdout and "timeout" in stdout
+    assert "bob      98_second.ipynb" in stdout and "missing (not handed in)" in stdout
+    assert "alice    TOTAL" in stdout
     rows = list(csv.DictReader((out / "g.csv").open()))
-    assert {"student": "erin", "submission": f"erin/{NAME}", "exercise": "add", "points": "0",
-            "possible": "1", "status": "missing"} in rows
-    assert len(rows) == 9 * 2 + 1
+    assert {"student": "erin", "notebook": NAME, "submission": f"erin/{NAME}", "exercise": "add",
+            "points": "0", "possible": "1", "status": "missing"} in rows
+    assert {"student": "bob", "notebook": SECOND, "submission": "", "exercise": "majority",
+            "points": "0", "possible": "2", "status": "missing"} in rows
+    assert len(rows) == (12 * 2 + 1) * 2  # every (student, exercise) of the course, + the anonymous file
+    totals = list(csv.DictReader((out / "g-totals.csv").open()))
+    assert totals[0] == {"student": "alice", SECOND: "3", NAME: "3", "points": "6", "possible": "6"}
+    assert {"student": "bob", SECOND: "0", NAME: "0", "points": "0", "possible": "6"} in totals
+    assert len(totals) == 12
+    assert sorted(p.name for p in out.iterdir()) == ["g-totals.csv", "g.csv", "g.json"]  # nothing else
 
 
-def test_grader_single_file(tmp_path, capsys):
+def test_grader_parallel_results_do_not_depend_on_jobs(tmp_path, course):
+    root = tmp_path / "class"
+    root.mkdir()
+    for student in ("alice", "bob", "carol"):
+        (root / student).mkdir()
+        (root / student / NAME).write_text(STUDENTS[student])
+    bars = [io.StringIO(), io.StringIO()]
+    one = grader.grade(root, course, 5, jobs=1, progress_file=bars[0])
+    two = grader.grade(root, course, 5, jobs=2, progress_file=bars[1])
+    assert grader.to_json(one, course, 5) == grader.to_json(two, course, 5)
+    assert [s.points for s in two.students] == [3, 0, 0]
+    for bar in bars:
+        assert bar.getvalue().rstrip().endswith(f"grading |{'#' * 30}| 3/3")
+
+
+def test_grader_jobs_must_be_positive(course):
+    with pytest.raises(ValueError, match=r"jobs must be an integer >= 1 \(got 0\)"):
+        grader.grade(EXERCISES / NAME, course, jobs=0)
+
+
+@pytest.mark.parametrize("file_name, notebook, student", [
+    ("04_two_phase_commit.ipynb", "04_two_phase_commit.ipynb", ""),
+    ("04_two_phase_commit (1).ipynb", "04_two_phase_commit.ipynb", ""),
+    ("04_two_phase_commit-Copy1.ipynb", "04_two_phase_commit.ipynb", ""),
+    ("Copy of 04_two_phase_commit.ipynb", "04_two_phase_commit.ipynb", ""),
+    ("alice_04_two_phase_commit.ipynb", "04_two_phase_commit.ipynb", "alice"),
+    ("04_two_phase_commit-alice.ipynb", "04_two_phase_commit.ipynb", "alice"),
+    ("04-Two-Phase-Commit_bob_v2.ipynb", "04_two_phase_commit.ipynb", "bob"),
+    ("20231234_02_paxos.ipynb", "02_paxos.ipynb", "20231234"),
+    ("02_paxos_multi (2).ipynb", "02_paxos_multi.ipynb", ""),  # the longest course name wins
+    ("04_two_phase.ipynb", None, ""),
+    ("104_two_phase_commit.ipynb", None, ""),
+])
+def test_match_notebook_names(file_name, notebook, student):
+    course = [grader.CourseNotebook(n, Path(n), 1, (("x", 1),))
+              for n in ("02_paxos.ipynb", "02_paxos_multi.ipynb", "04_two_phase_commit.ipynb")]
+    nb, who = grader.match_notebook(file_name, course)
+    assert (nb.name if nb else None, who) == (notebook, student)
+
+
+def test_grader_writes_no_file_unless_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "alice" / NAME
+    path.parent.mkdir()
+    path.write_text(STUDENTS["alice"])
+    assert grader.main([str(path), "--solutions", str(SOLUTIONS), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "alice/" not in out and f"-        {NAME}  add       1/1     pass" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice"]  # no grades.json in the cwd
+    with pytest.raises(SystemExit):
+        grader.main(["--help"])
+    assert "default: no file" in capsys.readouterr().out
+
+
+def test_grader_single_file(tmp_path):
     path = tmp_path / NAME
     path.write_text(STUDENTS["alice"])
     code = grader.main([str(path), "--solutions", str(SOLUTIONS), "--json", str(tmp_path / "g.json")])
     assert code == 0
-    sub = json.loads((tmp_path / "g.json").read_text())["submissions"][0]
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert report["students"] == [] and report["summary"]["notebooks_graded"] == 1
+    sub = report["unassigned"][0]
     assert (sub["submission"], sub["student"], sub["points"]) == (NAME, "", 3)
 
 
-@pytest.mark.parametrize("args", [
-    ["does-not-exist"],
-    ["notes.txt"],
-    [str(EXERCISES / NAME), "--solutions", "no-such-dir"],
-    [str(EXERCISES / NAME), "--solutions", str(SOLUTIONS), "--timeout", "0"],
-    [str(EXERCISES / NAME), "--timeout", "soon"],
-])
-def test_grader_bad_arguments_exit_2(args, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "notes.txt").write_text("not a notebook")
-    with pytest.raises(SystemExit) as exc:
-        grader.main(args)
-    assert exc.value.code == 2
-    assert not (tmp_path / "grades.json").exists()
+# ---- output cap -------------------------------------------------------------------------------
+def test_kernel_session_caps_a_cells_output(tmp_path):
+    src = ("print('a' * 9)\nfor i in range(30_000):\n    print('x' * 99)\nprint('right: end')\n"
+           "raise ValueError('after the flood')")
+    with KernelSession(tmp_path, 60) as kernel:
+        run = kernel.run(src)
+        after = kernel.run("print('small')")
+    total = 10 + 30_000 * 100 + len("right: end\n")
+    assert run.status == "error" and run.ename == "ValueError"
+    assert run.stdout.startswith("a" * 9 + "\n" + "x" * 99 + "\n")
+    assert run.stdout.endswith("x" * 99 + "\nright: end\n")  # the verdict comes last: the tail keeps it
+    marker = f"\n[... {total - 2 * OUTPUT_KEEP} characters of output truncated ...]\n"
+    assert marker in run.stdout and len(run.stdout) == 2 * OUTPUT_KEEP + len(marker)
+    assert run.outputs[-1]["output_type"] == "error"
+    assert after.stdout == "small\n" and after.outputs == [{"output_type": "stream", "name": "stdout",
+                                                           "text": "small\n"}]
+
+
+PRINTER = """
+import resource, sys
+from pathlib import Path
+from distlib.grading import grader
+g = grader.grade_notebook(Path(sys.argv[1]), Path(sys.argv[2]), 120)
+print([(e.id, e.status) for e in g.exercises])
+print("maxrss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_grader_memory_stays_small_when_a_cell_prints_100_mb(tmp_path):
+    flood = "for _ in range(1_000_000):\n    print('x' * 99)\n" + ADD_OK  # 100 MB, then the answer
+    path = tmp_path / NAME
+    path.write_text(_submission({"add": flood, "majority": MAJ_OK}))
+    proc = subprocess.run([PY, "-c", PRINTER, str(path), str(SOLUTIONS / NAME)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    statuses, rss = proc.stdout.strip().split("\n")[-2:]
+    assert statuses == "[('add', 'pass'), ('majority', 'pass')]"
+    assert int(rss.split()[1]) < 160, rss  # the grader process; without the cap it held ~300 MB

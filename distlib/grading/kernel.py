@@ -1,13 +1,16 @@
 """One IPython kernel driven cell by cell through nbclient, robust to hostile code.
 
 Used by the strength tests and the grader: run arbitrary source strings in order, with a per-cell
-time limit (interrupt on timeout), and survive kernels that die or ignore the interrupt.
+time limit (interrupt on timeout), and survive kernels that die or ignore the interrupt. The output a
+cell produces is capped (:data:`OUTPUT_LIMIT`): a student's cell printing 100 MB would otherwise be
+held, several times over, in the grader's memory.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -22,6 +25,11 @@ TIMEOUT_ENAME = "CellTimeoutError"
 # After interrupting a timed-out cell, how long the kernel may take to answer again before we
 # declare it stuck (e.g. the student's loop swallows KeyboardInterrupt) and restart it.
 _RESPONSIVE_WAIT = 10.0
+# Output kept per cell, in characters: everything up to OUTPUT_LIMIT; beyond it only the first and
+# the last OUTPUT_KEEP characters of stream text (plus any error), with a marker saying how much was
+# dropped. A check's verdict ("right: ..." or the traceback) comes last, so the tail keeps it.
+OUTPUT_LIMIT = 1_000_000
+OUTPUT_KEEP = 64 * 1024
 
 
 async def _async_get_shell_msg(kc: Any, timeout: float) -> dict[str, Any]:
@@ -52,9 +60,114 @@ class CellRun:
         return text.strip().split("\n")[0]
 
 
-def new_client(nb: Any, timeout: int, *, allow_errors: bool) -> NotebookClient:
-    """A NotebookClient configured the way the whole course executes notebooks."""
-    client = NotebookClient(
+def _size(out: Any) -> int:
+    """Characters an output holds (stream text, data values, traceback lines)."""
+    kind = out.get("output_type")
+    if kind == "stream":
+        return len(out.get("text", ""))
+    if kind == "error":
+        return len(out.get("evalue", "")) + sum(len(line) for line in out.get("traceback", []))
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in out.get("data", {}).values())
+
+
+class _OutputCap:
+    """The per-cell budget: admit outputs while they fit, then keep a head, a rolling tail and errors."""
+
+    def __init__(self, limit: int, keep: int) -> None:
+        self.limit, self.keep = limit, keep
+        self.used = 0
+        self.truncating = False
+        self.dropped = 0
+        self.tail: deque[tuple[str, str]] = deque()  # (stream name, text), at most ~keep characters
+        self.tail_len = 0
+        self.errors: list[Any] = []  # error outputs that arrived while truncating: always kept
+
+    def admit(self, outs: list[Any], out: Any) -> None:
+        """Called right after ``out`` was appended to ``outs``."""
+        if not self.truncating:
+            size = _size(out)
+            if self.used + size <= self.limit:
+                self.used += size
+                return
+            self.truncating = True
+            kept: list[Any] = []
+            room = self.keep
+            for o in outs:  # keep the first `keep` characters of what is there, the rest to the tail
+                size = _size(o)
+                if o.get("output_type") == "error":
+                    kept.append(o)
+                elif size <= room:
+                    kept.append(o)
+                    room -= size
+                elif o.get("output_type") == "stream":
+                    if room > 0:
+                        kept.append(nbformat.v4.new_output("stream", name=o["name"], text=o["text"][:room]))
+                    self._to_tail(o["name"], o["text"][room:])
+                    room = 0
+                else:
+                    self.dropped += size
+            outs[:] = kept
+            return
+        outs.pop()
+        if out.get("output_type") == "stream":
+            self._to_tail(out["name"], out["text"])
+        elif out.get("output_type") == "error":
+            self.errors.append(out)
+        else:
+            self.dropped += _size(out)
+
+    def _to_tail(self, name: str, text: str) -> None:
+        self.tail.append((name, text))
+        self.tail_len += len(text)
+        while self.tail_len - len(self.tail[0][1]) >= self.keep:
+            _, first = self.tail.popleft()
+            self.tail_len -= len(first)
+            self.dropped += len(first)
+
+    def finish(self, outs: list[Any]) -> None:
+        """Append the truncation marker, the tail and late errors to the cell's outputs."""
+        if not self.truncating:
+            return
+        if self.tail_len > self.keep:  # cut the oldest chunk so exactly `keep` characters remain
+            name, first = self.tail.popleft()
+            cut = self.tail_len - self.keep
+            self.tail.appendleft((name, first[cut:]))
+            self.dropped += cut
+            self.tail_len -= cut
+        outs.append(nbformat.v4.new_output(
+            "stream", name="stdout", text=f"\n[... {self.dropped} characters of output truncated ...]\n"))
+        for name, text in self.tail:
+            if outs and outs[-1].get("output_type") == "stream" and outs[-1].get("name") == name:
+                outs[-1]["text"] += text
+            else:
+                outs.append(nbformat.v4.new_output("stream", name=name, text=text))
+        outs.extend(self.errors)
+
+
+class _CappedClient(NotebookClient):
+    """nbclient's client with a per-cell output budget (nbclient itself keeps every message)."""
+
+    def start_cell(self, limit: int = OUTPUT_LIMIT, keep: int = OUTPUT_KEEP) -> None:
+        self._cap = _OutputCap(limit, keep)
+
+    def finish_cell(self, outs: list[Any]) -> None:
+        self._cap.finish(outs)
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None,
+               cell_index: int) -> Any:
+        out = super().output(outs, msg, display_id, cell_index)
+        cap = getattr(self, "_cap", None)
+        if out is not None and cap is not None and outs and outs[-1] is out:
+            cap.admit(outs, out)
+        return out
+
+
+def new_client(nb: Any, timeout: int, *, allow_errors: bool, cap_output: bool = False) -> NotebookClient:
+    """A NotebookClient configured the way the whole course executes notebooks.
+
+    ``cap_output``: a client whose ``start_cell``/``finish_cell`` bracket a per-cell output budget.
+    """
+    client = (_CappedClient if cap_output else NotebookClient)(
         nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
         interrupt_on_timeout=True,
         # Return at once after the interrupt, with this error, instead of waiting forever.
@@ -82,7 +195,8 @@ class KernelSession:
         self.timeout = timeout
         self.restarts = 0
         self._scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
-        self._client = new_client(self._scratch, timeout, allow_errors=True)
+        self._client: _CappedClient = new_client(self._scratch, timeout, allow_errors=True,  # type: ignore[assignment]
+                                                 cap_output=True)
         self._reply: dict[str, Any] | None = None
         self._client.on_cell_executed = self._on_executed
 
@@ -124,11 +238,14 @@ class KernelSession:
         self._reply = None
         if not source.strip():
             return CellRun("ok")
+        self._client.start_cell()
         try:
             self._client.execute_cell(cell, 0, store_history=store_history)
         except DeadKernelError:
+            self._client.finish_cell(cell.setdefault("outputs", []))
             self.restart()
             return CellRun("dead", outputs=list(cell.get("outputs", [])))
+        self._client.finish_cell(cell.outputs)
         content = (self._reply or {}).get("content", {})
         ename, evalue = str(content.get("ename", "")), str(content.get("evalue", ""))
         stdout = "".join(o.get("text", "") for o in cell.outputs
