@@ -362,6 +362,21 @@ def _sweep_register_cp() -> tuple[Callable[[int], Any], Callable[[Any], list[str
     return run, check
 
 
+def _sweep_sharded_kv() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.sharding import check_sharding
+    from distlib.partitioning.sharded_kv import random_sharded
+    return random_sharded, check_sharding
+
+
+@register("sharded-kv", "chapter 06's sharded KV store: n4 joins at 0.8 and n2 leaves at 1.8 while three "
+          "clients write; shards migrate (frozen during the handoff)", ("seed", "loss", "faults", "until"),
+          lambda n: ["cfg", "n1", "n2", "n3", "n4"])
+def sharded_kv(seed: int = 0, loss: float = 0.0, faults: FaultSchedule | str | None = None,
+               until: float = 5.0) -> Any:
+    from distlib.partitioning.sharded_kv import run_sharded
+    return run_sharded(seed, loss=loss, faults=faults, until=until)
+
+
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
@@ -377,6 +392,9 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
              _sweep_raft),
     "register-cp": ("chapter 01's CP register under random faults; checks linearizability",
                     _sweep_register_cp),
+    "sharded-kv": ("chapter 06's sharded KV store: a join and a leave under random crashes/partitions/"
+                   "pauses (cfg included), loss and duplication; checks no acked write lost or "
+                   "duplicated, keys only on their owners, linearizability", _sweep_sharded_kv),
 }
 
 

@@ -179,6 +179,7 @@ BAD = [
     ("leave last", dict(nodes=1, plan=[("leave", "n1", 1.0)]), "plan must not remove the last member"),
     ("bad change", dict(plan=[("split", "n1", 1.0)]), "plan change must be one of join, leave"),
     ("negative time", dict(plan=[("join", "n4", -1)]), "plan time must be a number >= 0"),
+    ("faults unknown node", dict(faults="crash n9 at 1"), "unknown node 'n9'; the nodes are cfg, n1"),
 ]
 
 

@@ -51,7 +51,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlib.sim import FaultSchedule, History, Node, World
+from distlib.sim import FaultSchedule, History, Node, World, as_schedule
 from distlib.sim.rng import check_seed, stream
 from distlib.sim.validate import integer, number
 
@@ -540,11 +540,14 @@ def _check_plan(plan: Sequence[Step | tuple], members: Sequence[str]) -> tuple[S
 def run_sharded(seed: int = 0, *, nodes: int = 3, plan: Sequence[Step | tuple] = (("join", "n4", 0.8),
                                                                                  ("leave", "n2", 1.8)),
                 strategy: str = "ring", shards: int = 32, vnodes: int = 100, clients: int = 3, ops: int = 25,
-                keys: int = 16, faults: FaultSchedule | None = None, loss: float = 0.0,
+                keys: int = 16, faults: FaultSchedule | str | None = None, loss: float = 0.0,
                 duplicate: float = 0.0, latency: Any = (0.01, 0.03), until: float = 5.0,
                 broken: bool = False) -> ShardedRun:
     """Run the sharded store: storage nodes ``n1..nN`` (+ joiners), config node ``cfg``, clients
-    ``c1..cK`` doing random puts/gets on ``keys`` keys while the ``plan`` rebalances."""
+    ``c1..cK`` doing random puts/gets on ``keys`` keys while the ``plan`` rebalances.
+
+    ``faults``: None, a :class:`~distlib.sim.FaultSchedule` or its text ("crash n2 at 1 restart 2").
+    """
     check_seed(seed)
     nodes = integer("nodes", nodes, 1, 26)
     shards = integer("shards", shards, 1, 4096)
@@ -557,17 +560,17 @@ def run_sharded(seed: int = 0, *, nodes: int = 3, plan: Sequence[Step | tuple] =
                          "shards were placed); use ring, rendezvous, jump or modn")
     members = tuple(f"n{i}" for i in range(1, nodes + 1))
     steps = _check_plan(plan, members)
+    everyone = list(members) + [s.node for s in steps if s.change == "join" and s.node not in members]
+    schedule = as_schedule(faults, [CFG, *everyone])     # None, a FaultSchedule or its text form
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate)
     cfg_cls, node_cls = (EagerConfigNode, EagerShardNode) if broken else (ConfigNode, ShardNode)
     world.add_node(CFG, cfg_cls, members=members, plan=steps, shards=shards, strategy=strategy, vnodes=vnodes)
-    everyone = list(members) + [s.node for s in steps if s.change == "join" and s.node not in members]
     for n in dict.fromkeys(everyone):
         world.add_node(n, node_cls, members=members, shards=shards, strategy=strategy, vnodes=vnodes)
     key_names = [f"k{i}" for i in range(keys)]
     for i in range(1, clients + 1):
         world.process(shard_client(world, f"c{i}", shards=shards, keys=key_names, ops=ops))
     world.start()
-    schedule = faults if faults is not None else FaultSchedule()
     schedule.apply(world)
     world.run(until=until)
     return ShardedRun(seed, world, members, steps, shards, strategy, vnodes, broken, schedule)
