@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import math
@@ -13,7 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distlib.check.linearizability import LinResult, check_linearizability, operations_from_history
-from distlib.check.models import UNKNOWN, CASRegister, Counter, KVStore, ModelOp, Register, SetModel
+from distlib.check.models import (
+    UNKNOWN,
+    AppendKVStore,
+    CASRegister,
+    Counter,
+    KVStore,
+    ModelOp,
+    Register,
+    SetModel,
+)
 from distlib.sim.history import History, Op
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
@@ -201,12 +211,12 @@ def test_results_are_deterministic_and_empty_history_is_ok():
 
 # --- brute force cross-check and properties ---------------------------------------------------
 
-def brute_force(history: History) -> bool:
+def brute_force(history: History, model=None) -> bool:
     """Every subset of info ops x every permutation: the definition, for tiny histories."""
     ops = [o for o in operations_from_history(history) if o.status != "fail"]
     must = [o for o in ops if o.status == "ok"]
     maybe = [o for o in ops if o.status == "info"]
-    model = CASRegister()
+    model = model or CASRegister()
     for k in range(len(maybe) + 1):
         for extra in itertools.combinations(maybe, k):
             for perm in itertools.permutations(must + list(extra)):
@@ -331,6 +341,126 @@ def test_benchmark_json_histories(name, verdict):
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     model = Register() if doc["model"] == "register" else KVStore()
     assert check_linearizability(History(e[3] for e in events), model).verdict == verdict
+
+
+# --- budgets shared by keys, the memory cap, append-heavy histories (issue 7 §5) --------------
+
+def expensive(key: str, n: int = 16) -> list[tuple]:
+    """n concurrent writes, then a read of the first: Ok, but ~1.7 million steps for n = 16."""
+    return [w(f"{key}{i}", i, 0.0, 1.0, key=key) for i in range(n)] + [r(f"{key}r", 0, 1.5, 1.6, key=key)]
+
+
+def test_an_expensive_first_key_does_not_hide_an_illegal_later_key():
+    stale = [w("b1", 1, 0.0, 0.1, key="b"), w("b2", 2, 0.2, 0.3, key="b"), r("b3", 1, 0.4, 0.5, key="b")]
+    res = check_linearizability(mk(*expensive("a"), *stale), KVStore(), max_steps=100_000)
+    assert res.verdict == "Illegal" and res.key == "b"
+    assert res.key_verdicts == {"a": "Unknown", "b": "Illegal"}
+    assert res.key_reasons == {"a": "not finished: key 'b' is Illegal"}
+    assert "Per key: a: Unknown, b: Illegal" in res.explain()
+    # with b linearizable the answer is Unknown, and the reason names the key that ran out
+    res = check_linearizability(mk(*expensive("a"), *stale[:2], r("b3", 2, 0.4, 0.5, key="b")), KVStore(),
+                                max_steps=100_000)
+    assert res.verdict == "Unknown" and not res.ok and res.key == "a"
+    assert res.key_verdicts == {"a": "Unknown", "b": "Ok"}
+    assert res.reason.startswith("key 'a' ran out of the step budget (max_steps=100000, shared by all keys)")
+
+
+def test_memory_cap_gives_unknown_with_a_reason_even_without_a_step_budget():
+    cap = 200_000
+    res = check_linearizability(mk(*expensive("x")), Register(), max_steps=None, max_memory=cap)
+    assert res.verdict == "Unknown" and not res.ok
+    assert res.reason.startswith("key 'x': memo cache exceeded 195 KB (max_memory=200000 bytes) after ")
+    assert cap < res.memory < 2 * cap   # stopped at the cap; unbounded, it caches 245,792 configurations
+    assert res.states < 5_000
+    # several keys: the largest cache is stopped and the other keys still get their verdicts
+    h = mk(*expensive("a"), w("b1", 1, 0.0, 0.1, key="b"), r("b2", 1, 0.2, 0.3, key="b"))
+    res = check_linearizability(h, KVStore(), max_steps=None, max_memory=cap)
+    assert res.verdict == "Unknown" and res.key_verdicts == {"a": "Unknown", "b": "Ok"}
+    assert "memo caches exceeded 195 KB over all keys" in res.reason and "the largest" in res.reason
+
+
+def bench_append():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_lin_append.py"
+    spec = importlib.util.spec_from_file_location("bench_lin_append", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_append_heavy_history_and_its_stale_read_twin_are_decided():
+    """20 clients on 3 keys, 60% appends, timed-out ops: the model as it was gives Unknown on both."""
+    generate = bench_append().generate
+    res = check_linearizability(generate(1, 600, 20, 3), AppendKVStore(), max_steps=300_000)
+    assert res.verdict == "Ok" and res.key_verdicts == {"k0": "Ok", "k1": "Ok", "k2": "Ok"}
+    assert_witness(res, AppendKVStore())   # checked with the plain model: no merged states in it
+    bad = check_linearizability(generate(1, 600, 20, 3, illegal_key="k1"), AppendKVStore(), max_steps=300_000)
+    assert bad.verdict == "Illegal" and bad.key == "k1"
+
+
+def test_append_store_merges_states_no_read_can_tell_apart():
+    ops = [(f"c{i}", "append", f"t{i};", 0.0, 1.0, f"t{i};", "ok") for i in range(8)]
+    seen = "".join(f"t{i};" for i in (3, 1, 4, 0, 5, 2, 7, 6))
+    res = check_linearizability(mk(*ops, ("r", "read", None, 1.5, 1.6, seen, "ok")), AppendKVStore())
+    assert res.ok and res.states < 600   # unmerged: one per ordered subset of the appends, 109,600
+    late = mk(*ops, ("r", "read", None, 1.5, 1.6, seen[:-3], "ok"))   # t6 missing: no order fits
+    bad = check_linearizability(late, AppendKVStore())
+    assert bad.verdict == "Illegal" and "holds a value that no read returns or extends" in bad.explain()
+
+
+def test_append_store_keeps_an_unread_timed_out_write_a_no_swap_cas_depends_on():
+    """Only the timed-out write of c; explains why the cas saw something other than a;."""
+    h = mk(("c1", "write", "a;", 0.0, 0.1, "a;", "ok"), ("c2", "write", "c;", 0.2, None, None, "info"),
+           ("c3", "cas", ("a;", "b;"), 0.4, 0.5, False, "ok"), ("c4", "append", "d;", 0.6, 0.7, "d;", "ok"))
+    assert brute_force(h, AppendKVStore())
+    assert check_linearizability(h, AppendKVStore()).ok
+
+
+def random_append_history(rnd: random.Random, n_ops: int, n_clients: int, atomic: bool) -> History:
+    """Tiny get/put/append/cas histories over few (repeated) tokens; atomic: outputs from a real run."""
+    clock = [rnd.uniform(0, 0.5) for _ in range(n_clients)]
+    seen = [None, "a;", "b;", "a;b;", "b;a;", "a;a;", "c;", "c;a;", "a;b;a;"]
+    raw = []
+    for _ in range(n_ops):
+        c = rnd.randrange(n_clients)
+        call = clock[c]
+        ret = call + rnd.uniform(0.1, 2.0)
+        clock[c] = ret + rnd.uniform(0, 0.5)
+        typ = rnd.choice(["ok"] * 5 + ["info", "fail"])
+        f = rnd.choice(["append", "append", "read", "read", "write", "cas"])
+        inp = {"append": rnd.choice(["a;", "b;"]), "write": rnd.choice(["a;", "c;"]), "read": None,
+               "cas": (rnd.choice(seen), rnd.choice(["a;", "c;"]))}[f]
+        out = rnd.choice(seen) if f == "read" else (rnd.choice([None, None, False]) if f == "cas" else inp)
+        point = rnd.uniform(call, ret) if typ == "ok" or (typ == "info" and rnd.random() < 0.5) else None
+        raw.append([f"c{c + 1}", f, inp, call, ret, out, typ, "x", point])
+    if atomic:
+        value = None
+        for op in sorted((o for o in raw if o[8] is not None), key=lambda o: o[8]):
+            if op[1] == "read":
+                op[5] = value
+            elif op[1] == "append":
+                value = (value or "") + op[2]
+            elif op[1] == "write":
+                value = op[2]
+            elif value == op[2][0]:
+                value, op[5] = op[2][1], None
+            else:
+                op[5] = False
+    return mk(*(tuple(o[:8]) for o in raw))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2**32), n_ops=st.integers(1, 6), n_clients=st.integers(1, 4),
+       atomic=st.booleans())
+def test_append_store_agrees_with_brute_force_on_tiny_histories(seed, n_ops, n_clients, atomic):
+    """The merged states and the pruning of AppendKVStore change no verdict (the brute force
+    steps the plain model, no history-specific merging)."""
+    h = random_append_history(random.Random(seed), n_ops, n_clients, atomic)
+    res = check_linearizability(h, AppendKVStore())
+    assert res.ok == brute_force(h, AppendKVStore()), h.format()
+    if atomic:
+        assert res.ok, h.format()
+    if res.ok:
+        assert_witness(res, AppendKVStore())
 
 
 # --- the history figure -----------------------------------------------------------------------
