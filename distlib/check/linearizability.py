@@ -22,7 +22,19 @@ How the search works (Wing & Gong 1993; Lowe, "Testing for Linearizability",
   state). Reaching one twice explores the same future, so each is cached (the set
   is a bitmask in a Python int) and never explored again.
 * P-compositionality (Herlihy & Wing §3.3, locality): for a model with
-  ``partition_by_key`` the history is checked key by key.
+  ``partition_by_key`` the history is checked key by key. The keys' searches are
+  resumable and run *interleaved* — round-robin, a slice of model steps each — so
+  one expensive key cannot spend the whole budget while a cheap Illegal key waits:
+  any Illegal key makes the history Illegal; Unknown only if no key is Illegal and
+  some key ran out.
+* Budgets: ``max_steps`` (model steps, all keys together: time), ``max_states``
+  (configurations per key) and ``max_memory`` (estimated bytes of all memo caches:
+  when exceeded, the key with the largest cache stops and the others go on). The
+  memory cap holds even with ``max_steps=None``, so a search ends Unknown with a
+  reason instead of being killed by the operating system.
+* A model may merge states that no operation of the history at hand can tell apart
+  (``Model.for_history``; :class:`~distlib.check.models.AppendKVStore` does, so
+  wrong orders of concurrent appends collapse into one configuration).
 
 History conventions (Jepsen's): ``fail`` operations certainly did not happen and
 are dropped; ``info`` operations (and invocations never completed) may or may
@@ -30,8 +42,9 @@ not have happened, so they are concurrent with everything after their
 invocation: they may be linearized anywhere after it, or omitted. The search
 succeeds as soon as every ``ok`` operation is linearized (the rest are omitted).
 
-The verdict is ``"Ok"``, ``"Illegal"`` or ``"Unknown"`` (budget exhausted);
-:attr:`LinResult.ok` is True only for ``"Ok"`` — Unknown never counts as a pass.
+The verdict is ``"Ok"``, ``"Illegal"`` or ``"Unknown"`` (a budget exhausted; the
+reason says which key and which budget, ``LinResult.key_verdicts`` gives every key's
+verdict); :attr:`LinResult.ok` is True only for ``"Ok"`` — Unknown never counts as a pass.
 """
 
 from __future__ import annotations
