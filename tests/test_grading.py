@@ -1,7 +1,8 @@
 """The exercise pipeline's machinery: generator, executor and grader, on the fixture notebook.
 
-Budget: ~35 s on 2 cores (kernel start-ups dominate; the grader runs once over all fixture
-submissions and the tests share its JSON).
+Budget: ~70 s on 2 cores (kernel start-ups dominate): the grader runs once over a class folder of
+13 fixture submissions with --jobs 2 and the tests share its JSON; a 100 MB printer (marked slow,
+~20 s) proves the grader's memory stays small; a 3-student folder is graded with --jobs 1 and 2.
 """
 
 from __future__ import annotations
@@ -452,6 +453,9 @@ def test_kernel_session_caps_a_cells_output(tmp_path):
     with KernelSession(tmp_path, 60) as kernel:
         run = kernel.run(src)
         after = kernel.run("print('small')")
+        # clear_output (progress displays) frees the budget: the last line alone remains, untruncated
+        redrawn = kernel.run("from IPython.display import clear_output\nfor i in range(120):\n"
+                             "    clear_output(wait=True)\n    print('y' * 9994, i)")
     total = 10 + 30_000 * 100 + len("right: end\n")
     assert run.status == "error" and run.ename == "ValueError"
     assert run.stdout.startswith("a" * 9 + "\n" + "x" * 99 + "\n")
@@ -459,6 +463,7 @@ def test_kernel_session_caps_a_cells_output(tmp_path):
     marker = f"\n[... {total - 2 * OUTPUT_KEEP} characters of output truncated ...]\n"
     assert marker in run.stdout and len(run.stdout) == 2 * OUTPUT_KEEP + len(marker)
     assert run.outputs[-1]["output_type"] == "error"
+    assert redrawn.stdout == "y" * 9994 + " 119\n"
     assert after.stdout == "small\n" and after.outputs == [{"output_type": "stream", "name": "stdout",
                                                            "text": "small\n"}]
 

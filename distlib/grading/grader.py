@@ -247,6 +247,7 @@ def _failure(bad: CellRun | None, solution: CellRun | None, cause: int | None) -
 HIDDEN_SETUP = """\
 import importlib as _importlib, pkgutil as _pkgutil
 import distlib.grading.checks as _checks
+_module = None
 for _module in sorted(m.name for m in _pkgutil.iter_modules(_checks.__path__)):
     _importlib.import_module(f"{_checks.__name__}.{_module}")
 del _importlib, _pkgutil, _checks, _module

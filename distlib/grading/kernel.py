@@ -155,11 +155,23 @@ class _CappedClient(NotebookClient):
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None,
                cell_index: int) -> Any:
+        deferred_clear = self.clear_before_next_output
         out = super().output(outs, msg, display_id, cell_index)
         cap = getattr(self, "_cap", None)
-        if out is not None and cap is not None and outs and outs[-1] is out:
+        if cap is None:
+            return out
+        if deferred_clear and not self.clear_before_next_output:  # clear_output(wait=True) happened
+            self._cap = cap = _OutputCap(cap.limit, cap.keep)
+            cap.used = sum(_size(o) for o in outs)
+        if out is not None and outs and outs[-1] is out:
             cap.admit(outs, out)
         return out
+
+    def clear_output(self, outs: list[Any], msg: dict[str, Any], cell_index: int) -> None:
+        super().clear_output(outs, msg, cell_index)
+        cap = getattr(self, "_cap", None)
+        if cap is not None and not outs:  # cleared now: what was dropped or kept is gone too
+            self._cap = _OutputCap(cap.limit, cap.keep)
 
 
 def new_client(nb: Any, timeout: int, *, allow_errors: bool, cap_output: bool = False) -> NotebookClient:
