@@ -229,10 +229,12 @@ class _Meter:
     """What one partition's search has used so far; the scheduler reads it between slices.
 
     ``limit``: the search pauses (yields) once ``steps`` reaches it. ``bytes`` estimates the memo
-    cache: the set's own table (``sys.getsizeof``, exact) plus the number of cached keys times the
-    mean size of a sample of them (the key tuple and its four fields, ``sys.getsizeof`` each: an
-    upper estimate, since fields shared between keys are counted once per key). ``shared`` is the
-    meter of all partitions together; a search pauses as soon as it exceeds its ``cap``.
+    cache: the set's own table (``sys.getsizeof``, exact; counted 1.5 times, since a resize holds
+    the old table and the new one at once) plus the number of cached keys times the
+    mean size of a sample of them (the key tuple and its four fields, ``sys.getsizeof`` each, small
+    ints excepted: an upper estimate, since other fields shared between keys count once per key).
+    ``shared`` is the meter of all partitions together; a search pauses as soon as it exceeds its
+    ``cap``.
     """
 
     __slots__ = ("steps", "states", "bytes", "limit", "shared")
@@ -253,6 +255,11 @@ class _Total:
 
 _SAMPLE_EVERY = 64      # memo keys between two size samples (and memory checks)
 _SLICE = 10_000         # model steps a partition runs before the next partition's turn
+
+
+def _shared_int(x: object) -> bool:
+    """CPython keeps one copy of each int in -5..256: a key holding one adds no memory for it."""
+    return type(x) is int and -5 <= x <= 256  # type: ignore[operator]
 
 
 def _search(model: Model, ops: Sequence[LinOp], mops: Sequence[ModelOp], max_states: int | None,
@@ -413,9 +420,10 @@ def _search(model: Model, ops: Sequence[LinOp], mops: Sequence[ModelOp], max_sta
                 return _Outcome("Unknown", [], steps=steps, states=n_cached)
             if n_cached >= next_sample:
                 next_sample += _SAMPLE_EVERY
-                sampled_bytes += getsizeof(k) + sum(map(getsizeof, k))
+                sampled_bytes += getsizeof(k) + sum(getsizeof(x) for x in k if not _shared_int(x))
                 sampled += 1
-                estimate = getsizeof(cache) + n_cached * sampled_bytes // sampled
+                # x 1.5: while the set resizes, its old table (half the new one) is still alive
+                estimate = getsizeof(cache) * 3 // 2 + n_cached * sampled_bytes // sampled
                 total.bytes += estimate - meter.bytes
                 total.peak = max(total.peak, total.bytes)
                 meter.bytes = estimate
