@@ -55,7 +55,15 @@ from typing import IO, Any
 from ..sim import validate
 from ..viz.progressbar import progress
 from .kernel import CellRun, KernelSession
-from .notebooks import ROLE_CHECK, ROLE_SOLUTION, exercise_meta, find_exercises, read_notebook, repo_root
+from .notebooks import (
+    GUARD_PREAMBLE,
+    ROLE_CHECK,
+    ROLE_SOLUTION,
+    exercise_meta,
+    find_exercises,
+    read_notebook,
+    repo_root,
+)
 
 PASS, TIMEOUT, MISSING, NOT_ANSWERED = "pass", "timeout", "missing", "not answered yet"
 
@@ -241,19 +249,6 @@ def _failure(bad: CellRun | None, solution: CellRun | None, cause: int | None) -
     return f"fail: {bad.error_line}", None
 
 
-# Run, unseen and unnumbered, before the submission's first cell (and again after a kernel restart):
-# importing every check module installs the reference tripwires of distlib.grading.guard before any
-# student code can take a reference to the library's own answers.
-HIDDEN_SETUP = """\
-import importlib as _importlib, pkgutil as _pkgutil
-import distlib.grading.checks as _checks
-_module = None
-for _module in sorted(m.name for m in _pkgutil.iter_modules(_checks.__path__)):
-    _importlib.import_module(f"{_checks.__name__}.{_module}")
-del _importlib, _pkgutil, _checks, _module
-"""
-
-
 def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], notes: list[str]) -> None:
     """Run code cells 0..last (later cells cannot change a grade), recording each outcome.
 
@@ -280,7 +275,7 @@ def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], n
 
 
 def _hidden_setup(kernel: KernelSession, notes: list[str]) -> None:
-    run = kernel.run(HIDDEN_SETUP, store_history=False)
+    run = kernel.run(GUARD_PREAMBLE, store_history=False)
     if run.status != "ok":  # a broken check module: the exercises using it will fail and say why
         notes.append(f"the grader's hidden setup failed: {run.error_line}")
 

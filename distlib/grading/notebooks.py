@@ -23,8 +23,9 @@ END_MARKER = "### END SOLUTION"
 ROLE_SOLUTION = "solution"
 ROLE_CHECK = "check"
 RAISES_TAG = "raises-exception"
-# Run (silently) before the first cell by the grader and the strength tests: importing every check
-# module protects every reference answer before any student cell runs (distlib.grading.guard).
+# Run, unseen and unnumbered, before the first cell (and again after a kernel restart) by the grader and
+# the strength tests: importing every check module protects every reference answer before any student
+# code can take a reference to it (distlib.grading.guard).
 GUARD_PREAMBLE = "import distlib.grading.checks.all  # noqa: F401"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
