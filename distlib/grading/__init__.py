@@ -64,9 +64,11 @@ Tools
     For every exercise of every ``solutions/*.ipynb``: the check FAILS on the stub, FAILS with an
     ``AssertionError`` on every recorded wrong answer, PASSES (printing "right") on the solution;
     ids are unique, points positive, at least one wrong answer; ``exercises/`` is in sync.
-``python -m distlib.grade PATH [--solutions DIR] [--json OUT] [--csv OUT] [--timeout S]`` (:mod:`.grader`)
-    Grades one notebook or a folder of submissions against the canonical check cells of
-    ``solutions/`` (students cannot edit a check to pass; a deleted check is "missing").
+``python -m distlib.grade PATH [--solutions DIR] [--json OUT] [--csv OUT] [--timeout S] [--jobs N]``
+    (:mod:`.grader`) Grades one notebook or a class folder (one sub-folder per student) against the
+    canonical check cells of ``solutions/`` (students cannot edit a check to pass; a deleted check is
+    "missing"), N notebooks at a time; per-student totals over every course notebook; renamed
+    copies matched, duplicates and unknown files warned about; files written only when asked.
 
 Checks that cannot be fooled (the design every check follows; see ``checks/feedback.py``):
 differential over generated inputs, smallest failing case reported, known mistakes diagnosed by
