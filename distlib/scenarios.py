@@ -311,6 +311,32 @@ register("register-ap", "chapter 01's register in AP mode (local answers + anti-
          lambda n: _names(3 if n is None else n))(_register_scenario("ap"))
 
 
+# ---- sagas (chapter 05; distlib.transactions.saga, imported lazily) --------------------------------
+def _saga_names(_n: int | None) -> list[str]:
+    return ["orch", "flight", "hotel", "payment"]
+
+
+def _saga_scenario(mode: str, fail_step: str | None):
+    def fn(seed: int = 0, loss: float = 0.0, latency: Any = (0.01, 0.03),
+           faults: FaultSchedule | str | None = None, until: float = 3.0) -> Any:
+        from distlib.transactions.saga import run_saga
+        return run_saga(seed, mode, fail_step=fail_step, loss=loss, latency=latency, faults=faults,
+                        until=until)
+    return fn
+
+
+register("saga", "a travel-booking saga by orchestration: flight, hotel, payment (pivot), ticket, "
+         "confirmation", ("seed", "loss", "latency", "faults", "until"), _saga_names)(
+    _saga_scenario("orchestration", None))
+register("saga-declined", "the saga's card is declined at the pivot: hotel then flight are compensated, "
+         "in reverse order", ("seed", "loss", "latency", "faults", "until"), _saga_names)(
+    _saga_scenario("orchestration", "payment"))
+register("saga-choreography", "the declined-card saga by choreography: services react to each other's "
+         "events (no orchestrator; 'orch' is not a node here)",
+         ("seed", "loss", "latency", "faults", "until"),
+         lambda n: ["flight", "hotel", "payment"])(_saga_scenario("choreography", "payment"))
+
+
 # ---- seed sweeps: a randomized scenario and the checker that judges each run ---------------------------
 def _sweep_2pc() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
     from distlib.check.atomic import check_atomic_commitment
@@ -377,6 +403,12 @@ def sharded_kv(seed: int = 0, loss: float = 0.0, faults: FaultSchedule | str | N
     return run_sharded(seed, loss=loss, faults=faults, until=until)
 
 
+def _sweep_saga() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.saga import check_saga
+    from distlib.transactions.saga import random_saga
+    return random_saga, check_saga
+
+
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
@@ -392,6 +424,9 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
              _sweep_raft),
     "register-cp": ("chapter 01's CP register under random faults; checks linearizability",
                     _sweep_register_cp),
+    "saga": ("travel-booking sagas (orchestration or choreography) under random crashes, partitions, "
+             "pauses, loss, duplication and transient failures; checks semantic atomicity, exactly-once "
+             "effect, termination and conservation", _sweep_saga),
     "sharded-kv": ("chapter 06's sharded KV store: a join and a leave under random crashes/partitions/"
                    "pauses (cfg included), loss and duplication; checks no acked write lost or "
                    "duplicated, keys only on their owners, linearizability", _sweep_sharded_kv),
