@@ -130,7 +130,9 @@ def crash(node: str, *, at: float, restart: float | None = None) -> CrashFault:
 
 
 def pause(node: str, *, at: float, resume: float) -> PauseFault:
-    at, resume = _times(at, resume, "resume")
+    """Pause ``node`` at ``at`` until ``resume`` (a pause always ends)."""
+    at = number("at", at, 0.0)
+    resume = number("resume", resume, at)
     return PauseFault(_name("node", node), at, resume)
 
 
