@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_faults(text: str, nodes: Sequence[str]) -> Any:
-    # The schedule grammar lives with the widgets that also accept it (distlib.viz.schedule_text).
-    from distlib.viz.schedule_text import parse_schedule
+    # The one schedule grammar, shared with the panels and every run_*(faults="...").
+    from distlib.sim.schedule_text import parse_schedule
     return parse_schedule(text, nodes=list(nodes))
 
 
