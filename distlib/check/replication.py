@@ -3,6 +3,8 @@
 It reads the nodes' durable storage at the end of a run (after faults healed and hinted handoff
 and anti-entropy had time to work), the acknowledged writes the clients recorded, and the history:
 
+0. **Durability** (recorded by the run's monitor): after every restart each acknowledged write
+   is still held, in data or hints, by at least W nodes.
 1. **Convergence**: every key's N preference-list replicas hold the same copy, no other node
    holds the key, and no hint is left undelivered.
 2. **No acknowledged write lost** (version vectors): every acked put's dot is still present in
@@ -111,7 +113,7 @@ def check_replication(run: DynamoRun, *, lww_losses_allowed: bool = True, linear
                       max_steps: int = 500_000) -> list[str]:
     """Violations in ``run`` (an empty list: none found). ``linearizable`` defaults to
     ``run.config.strict``."""
-    problems = check_convergence(run)
+    problems = check_convergence(run) + run.under_replicated[:3]
     if run.config.mode == "vv":
         problems += check_vv(run)
     elif not lww_losses_allowed:

@@ -664,6 +664,7 @@ class DynamoRun:
     vnodes: int
     keys: tuple[str, ...]
     acked: list[AckedWrite] = field(default_factory=list)
+    under_replicated: list[str] = field(default_factory=list)   # durability breaches seen at restarts
 
     @property
     def history(self) -> History:
@@ -744,10 +745,48 @@ def run_dynamo(seed: int = 0, config: Config | None = None, *, clients: int = 3,
     for i in range(1, clients + 1):
         world.process(dynamo_client(world, f"c{i}", run, keys=key_names, ops=ops, write_ratio=write_ratio,
                                     attempts=attempts, think=(per_op * 0.2, per_op * 0.8), until=horizon))
+    world.add_monitor(_durability_monitor(run))
     world.start()
     schedule.apply(world)
     world.run(until=horizon + settle)
     return run
+
+
+def holders(run: DynamoRun, write: AckedWrite) -> list[str]:
+    """Nodes whose durable data or hints hold ``write`` (or a version that knowingly replaced it)."""
+    from .versions import covers
+    out = []
+    for node in run.members:
+        st = run.world.storage[node]
+        copies = [st.get("data", {}).get(write.key, ())]
+        copies += [h.get(write.key, ()) for h in st.get("hints", {}).values()]
+        for c in copies:
+            if (covers(c, write.version.dot) if run.config.mode == "vv"
+                    else any(v.stamp >= write.version.stamp for v in c)):
+                out.append(node)
+                break
+    return out
+
+
+def _durability_monitor(run: DynamoRun) -> Any:
+    """After each restart, every acknowledged write must still be held by W nodes: copies only ever
+    grow (merges keep what they replace's successors cover; a hint goes only once its replica has it),
+    so a restart that loses some breaks Dynamo's durability promise even if anti-entropy later hides it."""
+    last: dict[str, str] = {}
+
+    def monitor(world: World) -> None:
+        restarted = [n for n, s in world.status.items() if s == "up" and last.get(n, "up") == "crashed"]
+        last.update(world.status)
+        if not restarted:
+            return
+        for w in run.acked:
+            held = holders(run, w)
+            if len(held) < run.config.w:
+                run.under_replicated.append(
+                    f"after {', '.join(restarted)} restarted at t={world.now:.3f}, acknowledged write "
+                    f"{w.key}={w.value!r} is held by {len(held)} node(s) ({', '.join(held) or 'none'}), "
+                    f"fewer than W={run.config.w}")
+    return monitor
 
 
 def random_dynamo(seed: int, config: Config | None = None, *, faults: int = 3, loss: float = 0.05,
@@ -770,4 +809,71 @@ __all__ = ["AckedWrite", "Config", "DynamoNode", "DynamoRun", "Fail", "Fetch", "
            "Put", "PutOk", "Repair", "Replicate", "ReplicateAck", "Stamped", "TreeDiff", "TreeEntries",
            "TreeProbe", "VARIANTS", "digest", "dynamo_client", "member_names", "merge_stored",
            "random_dynamo",
-           "run_dynamo", "values_of"]
+           "run_dynamo", "values_of", "DEMO_CAUSES", "quorum_demo"]
+
+
+# ---- why R + W > N alone is not linearizable -------------------------------------------------------------
+DEMO_CAUSES = ("no-write-back", "sloppy-quorum")
+
+
+def quorum_demo(cause: str = "no-write-back", *, write_back: bool = False, seed: int = 0) -> DynamoRun:
+    """A scripted history on N=3, R=W=2 (R + W > N) that a register cannot explain.
+
+    * ``"no-write-back"`` (3 nodes, strict quorums, LWW, read repair off): a put reaches only its
+      coordinator A (a partition drops its copies, so it is never acknowledged); a get through B
+      hears A first and returns the new value; a later get through C hears only B and C and returns
+      the old one -- new, then old. ``write_back=True`` (ABD's second phase) makes the first get
+      store its answer on W replicas before answering, and the anomaly is gone.
+    * ``"sloppy-quorum"`` (5 nodes): with B and C cut off, the put is acknowledged by A and a
+      fallback's hint; after the partition heals (hints not yet handed back) a get through B reads
+      B and C and misses an acknowledged write -- even with ``write_back=True``: the quorums did
+      not intersect.
+    """
+    one_of("cause", cause, DEMO_CAUSES)
+    flag("write_back", write_back)
+    sloppy = cause == "sloppy-quorum"
+    config = Config(nodes=5 if sloppy else 3, mode="lww", sloppy=sloppy, read_repair=False,
+                    write_back=write_back)
+    members = member_names(config.nodes)
+    world = World(seed, latency=0.01)
+    for m in members:
+        world.add_node(m, DynamoNode, members=members, n=3, r=2, w=2, mode="lww", sloppy=sloppy,
+                       read_repair=False, write_back=write_back, vnodes=16, replica_timeout=0.05,
+                       op_timeout=0.5, handoff_interval=5.0, ae_interval=None)
+    run = DynamoRun(seed, config, world, FaultSchedule(), 16, ("x",))
+    a, b, c = run.preference("x")
+    for name in ("cw", "c1", "c2"):
+        world.client(name)
+    if sloppy:
+        world.at(0.0, lambda: world.partition([m for m in members if m not in (b, c)], [b, c]))
+        world.set_link(a, b, latency=0.3)     # B's get hears B and C first
+    else:
+        world.at(0.005, lambda: world.partition([a], [b, c]))   # A's copies are dropped at send
+        world.set_link(c, b, latency=0.2)     # B hears A before C
+        world.set_link(a, c, latency=0.3)     # C hears B before A
+    world.at(0.15, world.heal)
+
+    def op(client: str, at: float, dst: str, msg: Any, f: str, value: Any) -> Generator[Any, Any, None]:
+        yield world.env.timeout(at)
+        cl, history = world.clients[client], world.history
+        inv = history.invoke(client, f, "x", value, world.now)
+        start = world.now
+        reply = yield from cl.call(dst, msg, timeout=1.0)
+        if reply is None:
+            history.complete(inv, "info", value, world.now)
+        elif isinstance(reply, PutOk):
+            history.complete(inv, "ok", value, world.now)
+            run.acked.append(AckedWrite("x", value, reply.version, start, world.now))
+        elif isinstance(reply, GetOk):
+            history.complete(inv, "ok", reply.values[0] if reply.values else None, world.now)
+        else:
+            history.complete(inv, "fail", getattr(reply, "reason", None), world.now)
+
+    world.process(op("cw", 0.0, a, Put("cw:1", "x", "new"), "write", "new"))
+    if sloppy:
+        world.process(op("c1", 0.3, b, Get("c1:1", "x"), "read", None))
+    else:
+        world.process(op("c1", 0.2, b, Get("c1:1", "x"), "read", None))
+        world.process(op("c2", 0.3, c, Get("c2:1", "x"), "read", None))
+    world.run(until=2.0)
+    return run
