@@ -409,6 +409,28 @@ def _sweep_saga() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
     return random_saga, check_saga
 
 
+@register("dynamo", "chapter 07's Dynamo-style store: N=3 R=2 W=2 on five nodes, version vectors with "
+          "siblings, sloppy quorum + hinted handoff, read repair, Merkle anti-entropy; three clients",
+          ("seed", "loss", "faults", "until"), lambda n: _names(5))
+def dynamo(seed: int = 0, loss: float = 0.0, faults: FaultSchedule | str | None = None,
+           until: float = 2.0) -> Any:
+    from distlib.storage.dynamo import run_dynamo
+    return run_dynamo(seed, loss=loss, faults=faults, horizon=number("until", until, above=True))
+
+
+def _sweep_dynamo() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.replication import check_replication
+    from distlib.storage.dynamo import random_dynamo
+    return random_dynamo, check_replication
+
+
+def _sweep_dynamo_strict() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.replication import check_replication
+    from distlib.storage.dynamo import Config, random_dynamo
+    config = Config(mode="lww", sloppy=False, write_back=True)
+    return (lambda seed: random_dynamo(seed, config)), check_replication
+
+
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
@@ -422,6 +444,12 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "raft": ("Raft under random faults, loss, duplication, reordering; checks the four safety "
              "properties after every event (every 10th seed a KV run, checked for linearizability)",
              _sweep_raft),
+    "dynamo": ("chapter 07's Dynamo-style store (VV, sloppy quorum, N=3 R=W=2) under random crashes/"
+               "partitions/"
+               "pauses, loss, duplication; checks durability after restarts, convergence after handoff and "
+               "anti-entropy, no acked write lost, siblings", _sweep_dynamo),
+    "dynamo-strict": ("the store with strict quorums, LWW and read write-back; also checks linearizability",
+                      _sweep_dynamo_strict),
     "register-cp": ("chapter 01's CP register under random faults; checks linearizability",
                     _sweep_register_cp),
     "saga": ("travel-booking sagas (orchestration or choreography) under random crashes, partitions, "
