@@ -431,6 +431,40 @@ def _sweep_dynamo_strict() -> tuple[Callable[[int], Any], Callable[[Any], list[s
     return (lambda seed: random_dynamo(seed, config)), check_replication
 
 
+# ---- MapReduce (chapter 09; distlib.compute.mapreduce, imported lazily) ---------------------------------
+def _mapreduce_names(n: int | None) -> list[str]:
+    return ["master", "nn"] + [f"w{i}" for i in range(1, (4 if n is None else n) + 1)]
+
+
+@register("mapreduce", "chapter 09's word count as MapReduce: M=8 map tasks over DFS blocks (3 replicas), "
+          "R=3 reduce tasks, 4 workers; --nodes sets the workers", PARAMS, _mapreduce_names)
+def mapreduce(seed: int = 0, nodes: int = 4, loss: float = 0.0, latency: Any = (0.002, 0.006),
+              faults: FaultSchedule | str | None = None, until: float = 60.0) -> Any:
+    from distlib.compute.mapreduce import run_mapreduce
+    return run_mapreduce(seed, workers=nodes, loss=loss, latency=latency, faults=faults, until=until)
+
+
+@register("mapreduce-crash", "word count with w2 crashing at 1.2 (restart at 3): its completed map tasks run "
+          "again, finished reduce tasks do not", ("seed", "loss", "until"), lambda n: _mapreduce_names(4))
+def mapreduce_crash(seed: int = 0, loss: float = 0.0, until: float = 60.0) -> Any:
+    from distlib.compute.mapreduce import run_mapreduce
+    return run_mapreduce(seed, loss=loss, faults="crash w2 at 1.2 restart 3", until=until)
+
+
+@register("mapreduce-straggler", "sort with a 30x slow worker w3, backup tasks on (compare --until with the "
+          "no-backup run in benchmarks/bench_mapreduce.py)", ("seed", "until"), lambda n: _mapreduce_names(6))
+def mapreduce_straggler(seed: int = 0, until: float = 200.0) -> Any:
+    from distlib.compute.mapreduce import run_mapreduce
+    return run_mapreduce(seed, job="sort", lines=400, workers=6, maps=12, reduces=4, slow={"w3": 30.0},
+                         until=until)
+
+
+def _sweep_mapreduce() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.mapreduce import check_mapreduce
+    from distlib.compute.mapreduce import random_mapreduce
+    return random_mapreduce, check_mapreduce
+
+
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
@@ -455,6 +489,9 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "saga": ("travel-booking sagas (orchestration or choreography) under random crashes, partitions, "
              "pauses, loss, duplication and transient failures; checks semantic atomicity, exactly-once "
              "effect, termination and conservation", _sweep_saga),
+    "mapreduce": ("MapReduce (one of five jobs, random M, R, 3-6 workers) under random worker crashes, "
+                  "pauses, partitions, a slow worker, loss and duplication; checks the output equals the "
+                  "sequential reference, one execution per output file, termination", _sweep_mapreduce),
     "sharded-kv": ("chapter 06's sharded KV store: a join and a leave under random crashes/partitions/"
                    "pauses (cfg included), loss and duplication; checks no acked write lost or "
                    "duplicated, keys only on their owners, linearizability", _sweep_sharded_kv),
