@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from distlib.partitioning.hashing import stable_hash
+from distlib.partitioning.hashing import hash_array
 from distlib.partitioning.placement import BoundedLoadRing, Placement, Ring
 from distlib.sim import Deliver, Send
 
@@ -49,7 +49,7 @@ NODE_COLORS: tuple[str, ...] = (
 )
 MOVED = "#000000"
 CIRCLE = 2 ** 64
-ARC_SAMPLES = 1500          # points spent on drawing changed arcs, whatever their number (speed)
+ARC_SAMPLES = 600          # points spent on drawing changed arcs, whatever their number (speed)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -84,10 +84,24 @@ def _keys(keys: Sequence[Hashable]) -> list[Hashable]:
     return list(keys)
 
 
-def _owners(p: Placement, keys: list[Hashable], hashes: list[int]) -> list[str]:
+def _owners(p: Placement, keys: list[Hashable], hashes: Any) -> list[str]:
     if isinstance(p, BoundedLoadRing):
         return [p.owner(k) for k in keys]   # placed keys answer from the placement, others as if placed now
-    return [p.owner_of_hash(h) for h in hashes]
+    idx = p.lookup(hashes)                  # the batch path (numpy searchsorted for the ring)
+    names = p.nodes
+    return [names[i] for i in (idx.tolist() if hasattr(idx, "tolist") else idx)]
+
+
+def _analyse(placement: object, keys: Sequence[Hashable], before: object) -> tuple:
+    """Checked inputs and every key's hash and owner, after and before: computed once per drawing."""
+    p = _check_placement("placement", placement)
+    b = _check_placement("before", before, optional=True)
+    ks = _keys(keys)
+    arr = hash_array(ks)
+    hashes = arr.tolist() if hasattr(arr, "tolist") else list(arr)
+    owners = _owners(p, ks, arr)
+    old = _owners(b, ks, arr) if b is not None else None
+    return p, b, ks, hashes, owners, old
 
 
 def _pct(x: float) -> str:
@@ -143,11 +157,11 @@ def ring_figure(placement: Placement, keys: Sequence[Hashable], *, before: Place
     ``keys``: the keys to draw (a few hundred to a few thousand). ``loads``: add the keys-per-node
     bars on the right.
     """
-    p = _check_placement("placement", placement)
-    b = _check_placement("before", before, optional=True)
-    ks = _keys(keys)
-    hashes = [stable_hash(k) for k in ks]
-    owners = _owners(p, ks, hashes)
+    return _ring_figure(_analyse(placement, keys, before), title=title, loads=loads)
+
+
+def _ring_figure(analysis: tuple, *, title: str | None, loads: bool) -> go.Figure:
+    p, b, ks, hashes, owners, old = analysis
     colors = node_colors(b, p)
     data: list[dict[str, Any]] = []
     ring_x, ring_y = "x", "y"
@@ -164,11 +178,11 @@ def ring_figure(placement: Placement, keys: Sequence[Hashable], *, before: Place
         arcs = changed_arcs(b, p)
         total = sum(_arc_length(s, e) for s, e, _, _ in arcs) or 1
         by_new: dict[str, tuple[list, list, list]] = {}
-        for s, e, old, new in arcs:
+        for s, e, loser, new in arcs:
             length = _arc_length(s, e)
             steps = max(2, round(ARC_SAMPLES * length / total))
             xs, ys, text = by_new.setdefault(new, ([], [], []))
-            label = html.escape(f"arc {old} → {new}: {_pct(length / CIRCLE)} of the circle")
+            label = html.escape(f"arc {loser} → {new}: {_pct(length / CIRCLE)} of the circle")
             for i in range(steps + 1):
                 x, y = _xy((s + length * i // steps) % CIRCLE, 1.1)
                 xs.append(x)
@@ -184,20 +198,21 @@ def ring_figure(placement: Placement, keys: Sequence[Hashable], *, before: Place
                              legendgroup="arcs", showlegend=first, xaxis=ring_x, yaxis=ring_y))
             first = False
 
-    # Virtual nodes: ticks across the circle, one trace per node.
+    # Virtual nodes: one tick mark per position, turned to point at the centre; one trace per node
+    # (one point per vnode and no per-point text keep big rings quick to redraw).
     if isinstance(p, Ring):
         ticks: dict[str, tuple[list, list, list]] = {n: ([], [], []) for n in p.nodes}
         for pos, owner in p.points():
-            xs, ys, text = ticks[owner]
-            x0, y0 = _xy(pos, 0.95)
-            x1, y1 = _xy(pos, 1.05)
-            xs += [x0, x1, None]
-            ys += [y0, y1, None]
-            label = html.escape(f"vnode of {owner} at {pos / CIRCLE:.4f} of the circle")
-            text += [label, label, None]
-        for node, (xs, ys, text) in ticks.items():
-            data.append(dict(type="scatter", x=xs, y=ys, text=text, hoverinfo="text", mode="lines",
-                             line=dict(color=colors[node], width=2.5), name=f"{node} vnodes",
+            xs, ys, angles = ticks[owner]
+            x, y = _xy(pos)
+            xs.append(round(x, 5))
+            ys.append(round(y, 5))
+            angles.append(round(360 * pos / CIRCLE, 2))
+        for node, (xs, ys, angles) in ticks.items():
+            data.append(dict(type="scatter", x=xs, y=ys, mode="markers", name=f"{node} vnodes",
+                             marker=dict(symbol="line-ns", angle=angles, size=14,
+                                         line=dict(color=colors[node], width=2.5)),
+                             hovertemplate=f"vnode of {html.escape(node)}<extra></extra>",
                              legendgroup=node, showlegend=False, xaxis=ring_x, yaxis=ring_y))
 
     # Keys: dots inside the circle, coloured by owner.
@@ -210,7 +225,6 @@ def ring_figure(placement: Placement, keys: Sequence[Hashable], *, before: Place
                          xaxis=ring_x, yaxis=ring_y))
     moved: list[int] = []
     if b is not None:
-        old = _owners(b, ks, hashes)
         moved = [i for i in range(len(ks)) if old[i] != owners[i]]
         pts = [_xy(hashes[i], 0.86) for i in moved]
         data.append(dict(type="scatter", x=[x for x, _ in pts], y=[y for _, y in pts], mode="markers",
@@ -234,7 +248,7 @@ def ring_figure(placement: Placement, keys: Sequence[Hashable], *, before: Place
                          marker=dict(color=[colors[n] for n in names]), xaxis="x2", yaxis="y2",
                          showlegend=False, hovertemplate="%{x}: %{y} keys<extra></extra>"))
         if b is not None:
-            was = _counts(b, _owners(b, ks, hashes))
+            was = _counts(b, old)
             data.append(dict(type="scatter", x=list(b.nodes), y=[was[n] for n in b.nodes], mode="markers",
                              marker=dict(symbol="line-ew", size=26, line=dict(width=3, color=MOVED)),
                              name="keys before", xaxis="x2", yaxis="y2",
@@ -266,7 +280,8 @@ def _describe_placement(p: Placement) -> str:
             "bounded": "bounded-load ring"}.get(p.kind, p.kind)
     if isinstance(p, Ring):
         extra = f", eps {p.eps:g}" if isinstance(p, BoundedLoadRing) else ""
-        return f"{name}: {len(p.nodes)} nodes x {p.vnodes} vnodes ({len(p.points())} positions{extra})"
+        positions = sum(p.vnode_count(n) for n in p.nodes)
+        return f"{name}: {len(p.nodes)} nodes x {p.vnodes} vnodes ({positions} positions{extra})"
     return f"{name}: {len(p.nodes)} nodes"
 
 
@@ -281,11 +296,11 @@ def _title(p: Placement, b: Placement | None, keys: int, moved: int) -> str:
 
 def ring_summary(placement: Placement, keys: Sequence[Hashable], *, before: Placement | None = None) -> str:
     """The text twin of :func:`ring_figure`: loads, and what a join/leave moved against the ideal."""
-    p = _check_placement("placement", placement)
-    b = _check_placement("before", before, optional=True)
-    ks = _keys(keys)
-    hashes = [stable_hash(k) for k in ks]
-    owners = _owners(p, ks, hashes)
+    return _ring_summary(_analyse(placement, keys, before))
+
+
+def _ring_summary(analysis: tuple) -> str:
+    p, b, ks, _hashes, owners, old = analysis
     counts = _counts(p, owners)
     mean = len(ks) / len(p.nodes)
     values = list(counts.values())
@@ -295,7 +310,6 @@ def ring_summary(placement: Placement, keys: Sequence[Hashable], *, before: Plac
              + f" (max/mean {max(values) / mean if mean else 0:.2f}, CV {cv:.3f})"]
     if b is None:
         return "\n".join(lines)
-    old = _owners(b, ks, hashes)
     moved = sum(1 for o, n in zip(old, owners, strict=True) if o != n)
     joined, left = _change(b, p)
     k = len(ks)
@@ -332,8 +346,6 @@ def ring_change(strategy: str = "ring", nodes: int = 4, vnodes: int = 8, change:
     ``"join"`` (node N+1 joins), ``"leave n1"``, ``"leave last"`` or ``"no change"``; ``keys`` keys
     ``"{seed}/key{i}"``. Returns (:func:`ring_figure`, :func:`ring_summary`) -- for a
     :class:`~distlib.viz.Panel`. Bad values raise ValueError (the panel shows the message)."""
-    import copy
-
     from distlib.partitioning.placement import make_placement
     from distlib.sim.validate import integer
 
@@ -346,11 +358,15 @@ def ring_change(strategy: str = "ring", nodes: int = 4, vnodes: int = 8, change:
         opts["vnodes"] = vnodes
     if strategy == "bounded":
         opts["eps"] = eps
-    before = make_placement(strategy, [f"n{i}" for i in range(1, nodes + 1)], **opts)
     names = [f"{seed}/key{i}" for i in range(count)]
-    if isinstance(before, BoundedLoadRing):
-        before.place_all(names)      # bounded loads: keys are placed in order; a change re-places them
-    after = copy.deepcopy(before)
+
+    def build() -> Placement:
+        p = make_placement(strategy, [f"n{i}" for i in range(1, nodes + 1)], **opts)
+        if isinstance(p, BoundedLoadRing):
+            p.place_all(names)       # bounded loads: keys are placed in order; a change re-places them
+        return p
+
+    before, after = build(), build()   # two builds are cheaper than a deep copy of a big ring
     if change == "join":
         after.add(f"n{nodes + 1}")
     elif change == "leave n1":
@@ -358,10 +374,11 @@ def ring_change(strategy: str = "ring", nodes: int = 4, vnodes: int = 8, change:
     elif change == "leave last":
         after.remove(f"n{nodes}")
     prev = None if change == "no change" else before
-    text = ring_summary(after, names, before=prev)
+    analysis = _analyse(after, names, prev)
+    text = _ring_summary(analysis)
     if strategy not in ("ring", "bounded"):
         text += f"\n(vnodes apply to the ring only: {strategy} ignores them)"
-    return ring_figure(after, names, before=prev), text
+    return _ring_figure(analysis, title=None, loads=True), text
 
 
 # ---- load per node -------------------------------------------------------------------------------------
