@@ -103,6 +103,14 @@ def test_retriable_steps_are_never_compensated_and_retry_until_done():
     assert run.violations == []
 
 
+def test_compensations_that_fail_transiently_are_retried_until_they_commit():
+    run = run_saga(0, fail_step="payment", service_config={"hotel": {"flaky": 0.7}}, until=6.0)
+    notes = [r.text for r in run.world.trace.records if r.kind == "annotate"]
+    assert sum("release_room for s1 failed transiently" in n for n in notes) == 17   # no retry limit
+    assert run.outcomes == {"s1": "compensated"} and undo_order(run) == ["hotel", "flight"]
+    assert run.violations == []
+
+
 # ---- faults -------------------------------------------------------------------------------------------
 def test_orchestrator_recovers_from_its_log_and_resumes_backward():
     run = run_saga(1, fail_step="payment", crash="orch", crash_at="after:hotel", restart_after=0.3)
