@@ -373,6 +373,7 @@ S = Step("a", "svc", "op", "undo")
     (lambda: SagaService(refuse="release_room"), "refuse must be a list"),
     (lambda: SagaService(relay_interval=0), "relay_interval must be a number > 0"),
     (lambda: anomaly_scenario("phantom"), "anomaly must be one of"),
+    (lambda: anomaly_scenario("dirty-read", countermeasure="yes"), "countermeasure must be True or False"),
     (lambda: random_saga(1, mode="x"), "mode must be one of"),
     (lambda: random_saga(1, max_faults=-1), "max_faults must be an integer >= 0"),
     (lambda: scenario("nope"), "name must be one of"),

@@ -51,7 +51,7 @@ from typing import Any
 
 from distlib.sim import FaultSchedule, Node, World, as_schedule
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.validate import integer, number, one_of, subclass
+from distlib.sim.validate import flag, integer, number, one_of, subclass
 
 from .localstore import Entry, Refuse, Tx, commit, init_store
 
@@ -1451,6 +1451,7 @@ def anomaly_scenario(anomaly: str, seed: int = 0, *, countermeasure: bool = Fals
     sagas with the countermeasure of :data:`COUNTERMEASURES`. The second saga starts at a time drawn
     from ``seed``. The run's ``invariant`` is the application's: no overbooking / balance >= 0."""
     one_of("anomaly", anomaly, ANOMALIES)
+    flag("countermeasure", countermeasure)
     rng = stream(check_seed(seed), f"saga/anomaly/{anomaly}")
     if anomaly in ("lost-update", "non-repeatable-read"):
         book = {"lost-update": ("book_blind", "book_commutative"),
