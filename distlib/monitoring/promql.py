@@ -632,10 +632,10 @@ def _extrapolated_rate(ts: list[int], vs: list[float], range_start: int, range_e
     interval = sampled
     interval += to_start if to_start < threshold else avg_step / 2
     interval += to_end if to_end < threshold else avg_step / 2
-    result = result * (interval / sampled)
+    factor = interval / sampled               # this order of operations, to the last bit, as 2.42
     if is_rate:
-        result /= range_ms / 1000
-    return result
+        factor /= range_ms / 1000
+    return result * factor
 
 
 def _quantile(q: float, values: list[float]) -> float:

@@ -20,9 +20,11 @@ checked after each rule evaluation, so send times fall on evaluation ticks.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -64,6 +66,30 @@ class Alert:
     resolved_at: float | None = None
 
 
+def go_float(v: float) -> str:
+    """``v`` as Go's ``%v`` prints a float64 (shortest digits; exponent form below 1e-4 or from 1e6),
+    which is how Prometheus renders ``{{ $value }}`` in annotations."""
+    if v != v:
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    sign, digits, exp = Decimal(repr(v)).as_tuple()
+    ds = "".join(map(str, digits)).rstrip("0") or "0"
+    dp = len(digits) + int(exp)              # position of the decimal point after the first digit run
+    x = dp - 1
+    neg = "-" if sign else ""
+    if x < -4 or x >= 6:          # strconv.FormatFloat(v, 'g', -1, 64): shortest digits, eprec 6
+        mant = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
+        return f"{neg}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
+    if dp <= 0:
+        return f"{neg}0.{'0' * -dp}{ds}"
+    if dp >= len(ds):
+        return f"{neg}{ds}{'0' * (dp - len(ds))}"
+    return f"{neg}{ds[:dp]}.{ds[dp:]}"
+
+
 def _template(text: str, labels: Labels, value: float) -> str:
     """Prometheus' common template forms: ``{{ $labels.x }}``, ``{{ $value }}``, ``{{ $labels }}``."""
     d = dict(labels)
@@ -71,7 +97,7 @@ def _template(text: str, labels: Labels, value: float) -> str:
     def sub(m: re.Match) -> str:
         what = m.group(1).strip()
         if what == "$value":
-            return f"{value:g}"
+            return go_float(value)
         if what.startswith("$labels."):
             return d.get(what[len("$labels."):], "")
         raise ValueError(f"annotations must use only {{{{ $labels.<name> }}}} and {{{{ $value }}}} "
