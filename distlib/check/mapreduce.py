@@ -66,8 +66,8 @@ def check_files(run: Any) -> list[str]:
         writers = meta[path]
         if len(writers) != 1:
             attempts = ", ".join(str(m.attempt) for m in writers)
-            out.append(f"{path} holds the output of {len(writers)} executions of reduce task {r} "
-                       f"(attempts {attempts}): task output counted more than once")
+            out.append(f"{path} holds {len(writers)} writes of reduce task {r} (attempts {attempts}): "
+                       f"task output counted more than once")
         for m in writers:
             if m.task != r:
                 out.append(f"{path} was written by reduce task {m.task}, not {r}")

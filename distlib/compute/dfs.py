@@ -82,6 +82,17 @@ class DFS:
         """Replica nodes for a new block (HDFS default policy over GFS's rack spreading)."""
         chosen: list[str] = []
         first = self._least_loaded(block, self.nodes)
+        racks = sorted(set(self.racks.values()))
+        if len(racks) > 1 and self.replication >= 3:
+            # The rack that takes two replicas is the least loaded one (per node), so racks stay even;
+            # the first replica goes to the least-loaded node elsewhere (HDFS: the writer's node).
+            def rack_load(r: int) -> tuple[float, int]:
+                members = [n for n in self.nodes if self.racks[n] == r]
+                return (sum(self.load[n] for n in members) / len(members), r)
+            pair = min((r for r in racks if sum(1 for n in self.nodes if self.racks[n] == r) >= 2),
+                       key=rack_load, default=None)
+            if pair is not None:
+                first = self._least_loaded(block, [n for n in self.nodes if self.racks[n] != pair])
         chosen.append(first)
         while len(chosen) < self.replication:
             free = [n for n in self.nodes if n not in chosen]
