@@ -2,6 +2,7 @@
 
 from .twopc import (
     CRASH_POINTS,
+    PRESUMPTIONS,
     SCENARIOS,
     Aborted,
     Ack,
@@ -24,6 +25,7 @@ from .twopc import (
     Vote,
     blocking_scenario,
     build_2pc,
+    log_cost,
     random_2pc,
     random_faults,
     run_2pc,
@@ -31,8 +33,8 @@ from .twopc import (
 )
 
 __all__ = [
-    "CRASH_POINTS", "SCENARIOS", "Ack", "Aborted", "Begin", "Committed", "Coordinator", "Decision",
-    "DecisionReply", "DecisionRequest", "EagerCoordinator", "Ended", "MajorityCoordinator",
+    "CRASH_POINTS", "PRESUMPTIONS", "SCENARIOS", "Ack", "Aborted", "Begin", "Committed", "Coordinator",
+    "Decision", "DecisionReply", "DecisionRequest", "EagerCoordinator", "Ended", "MajorityCoordinator",
     "NoLogParticipant", "Outcome", "Participant", "Prepare", "Prepared", "Started", "TwoPCRun", "Vote",
-    "blocking_scenario", "build_2pc", "random_2pc", "random_faults", "run_2pc", "scenario",
+    "blocking_scenario", "build_2pc", "log_cost", "random_2pc", "random_faults", "run_2pc", "scenario",
 ]

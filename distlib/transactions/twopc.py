@@ -25,6 +25,14 @@ A prepared participant that has not heard the decision is IN DOUBT: it may not d
 aborts and answers "abort" (it can never be outvoted now). If everyone reachable is in doubt,
 it waits: that is 2PC's blocking case (:func:`blocking_scenario`).
 
+Presumed abort / presumed commit (Mohan, Lindsay & Obermarck, "Transaction Management in the R*
+Distributed Database Management System", TODS 1986): ``presumption="abort"`` lets the coordinator
+forget an aborted transaction -- abort records are not forced, aborts are not acknowledged and no
+Ended record follows, because "no information" is answered "abort"; ``presumption="commit"`` forces
+the participant list (the collecting record, here ``Started``) before phase 1, and then commits are
+not forced at participants, not acknowledged and not Ended. :func:`log_cost` counts forced writes
+and messages per run under each rule (the default ``"nothing"`` is Gray's protocol above).
+
 Everything here is a plain actor (:class:`distlib.sim.Node`): no SimPy, so the model checker
 runs the same classes. Broken variants for exercises and checkers: :class:`MajorityCoordinator`,
 :class:`EagerCoordinator`, :class:`NoLogParticipant`.
@@ -149,6 +157,34 @@ def _word(commit: bool) -> str:
     return "commit" if commit else "abort"
 
 
+PRESUMPTIONS = ("nothing", "abort", "commit")
+
+
+def acknowledged(presumption: str, commit: bool) -> bool:
+    """Whether a ``commit`` (or abort) decision is acknowledged by participants (and so re-sent
+    until acked and closed with an Ended record) under ``presumption`` (R*: the presumed outcome
+    needs no acknowledgement -- a participant that asks later is told it by default)."""
+    return presumption == "nothing" or (presumption == "abort") == commit
+
+
+def is_forced(record: Any, presumption: str = "nothing", coordinator: bool = False) -> bool:
+    """Whether writing ``record`` is a forced (synchronous) log write under ``presumption``.
+
+    Gray (presumed nothing): Prepared and every decision are forced; Started and Ended are not.
+    Presumed abort: abort records are never forced. Presumed commit: the coordinator forces the
+    collecting record (Started) and its decisions; participants do not force commit records.
+    """
+    if isinstance(record, Prepared) or getattr(type(record), "FORCED", False):
+        return True   # a record class of another protocol may declare itself forced (3PC's PreCommitted)
+    if isinstance(record, Started):
+        return presumption == "commit"
+    if isinstance(record, Committed):
+        return coordinator or presumption != "commit"
+    if isinstance(record, Aborted):
+        return presumption != "abort"
+    return False
+
+
 class _Actor(Node):
     """Shared helpers: the append-only durable log."""
 
@@ -187,7 +223,7 @@ class Coordinator(_Actor):
 
     def __init__(self, participants: Sequence[str] = ("p1", "p2", "p3"), vote_timeout: float = 0.5,
                  resend_interval: float = 0.2, log_delay: float = 0.005, start_at: float | None = None,
-                 tx: int = 1):
+                 tx: int = 1, presumption: str = "nothing"):
         if isinstance(participants, str) or not participants:
             raise ValueError("participants must be a non-empty sequence of node names "
                              f"(got {participants!r})")
@@ -200,6 +236,7 @@ class Coordinator(_Actor):
         self.log_delay = number("log_delay", log_delay)
         self.start_at = (None if start_at is None else number("start_at", start_at))
         self.tx = integer("tx", tx)
+        self.presumption = one_of("presumption", presumption, PRESUMPTIONS)
         self.txs: dict[int, _CoordTx] = {}   # volatile; (re)built by on_start / on_recover
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -222,7 +259,7 @@ class Coordinator(_Actor):
             ended = any(isinstance(r, Ended) and r.tx == tx for r in log)
             if found:
                 t.phase, t.commit = "decided", found[0]
-                if ended:
+                if ended or not acknowledged(self.presumption, found[0]):
                     t.acked = {p: True for p in t.participants}
                 else:
                     self.annotate(f"recovered: re-sending logged decision {_word(found[0])} for tx {tx}")
@@ -296,7 +333,9 @@ class Coordinator(_Actor):
         if t is None or src not in t.participants:
             return
         if t.phase == "decided":
-            if not t.acked.get(src):   # a late or duplicated vote: that participant may need the outcome
+            # a late or duplicated vote: that participant may need the outcome (under a presumption
+            # an unacknowledged outcome is not re-sent: the participant asks if it lacks it)
+            if not t.acked.get(src) and acknowledged(self.presumption, bool(t.commit)):
                 self.send(src, Decision(msg.tx, bool(t.commit)))
             return
         if t.phase != "collecting":
@@ -322,7 +361,8 @@ class Coordinator(_Actor):
         t.phase, t.commit = "forcing", commit
         self.cancel_timer(f"vote-timeout:{tx}")
         self.annotate(f"tx {tx}: decide {_word(commit)} ({why})")
-        if self.log_delay > 0:
+        if self.log_delay > 0 and is_forced(Committed(tx) if commit else Aborted(tx), self.presumption,
+                                            coordinator=True):
             self.set_timer(f"force:{tx}", self.log_delay)
         else:
             self._make_durable(tx)
@@ -345,12 +385,13 @@ class Coordinator(_Actor):
         for client, req_id in t.waiters:
             self.send(client, Outcome(req_id, tx, commit))
         t.waiters = []
-        if any(not t.acked.get(p) for p in t.participants):
+        if acknowledged(self.presumption, commit) and any(not t.acked.get(p) for p in t.participants):
             self.set_timer(f"resend:{tx}", self.resend_interval)
 
     def _on_ack(self, src: str, tx: int) -> None:
         t = self.txs.get(tx)
-        if t is None or t.phase != "decided" or src not in t.participants or t.acked.get(src):
+        if t is None or t.phase != "decided" or src not in t.participants or t.acked.get(src) \
+                or not acknowledged(self.presumption, bool(t.commit)):
             return
         t.acked[src] = True
         if all(t.acked.get(p) for p in t.participants):
@@ -363,6 +404,12 @@ class Coordinator(_Actor):
             if t.phase == "decided":
                 self.send(src, DecisionReply(tx, bool(t.commit)))
             return   # still collecting or forcing: the Decision will come
+        if self.presumption == "commit":
+            # R*'s presumed commit: the collecting record is forced before any Prepare leaves, so a
+            # prepared participant asking about a tx this log does not know asks about one that
+            # committed and was forgotten.
+            self.send(src, DecisionReply(tx, True))
+            return
         # Never started here (nothing logged): it can only abort. Log it first, so a late Begin
         # for the same tx cannot commit it afterwards.
         self._log(Aborted(tx))
@@ -426,7 +473,7 @@ class Participant(_Actor):
     """
 
     def __init__(self, coordinator: str = "coord", vote: str = "yes", ask_interval: float = 0.25,
-                 log_delay: float = 0.005):
+                 log_delay: float = 0.005, presumption: str = "nothing"):
         if not isinstance(coordinator, str) or not coordinator:
             raise ValueError(f"coordinator must be a node name (got {coordinator!r})")
         if vote not in ("yes", "no"):
@@ -435,6 +482,7 @@ class Participant(_Actor):
         self.vote = vote
         self.ask_interval = number("ask_interval", ask_interval, above=True)
         self.log_delay = number("log_delay", log_delay)
+        self.presumption = one_of("presumption", presumption, PRESUMPTIONS)
         self.forcing: dict[int, tuple[str, ...]] = {}   # volatile; reset by on_start / on_recover
 
     def on_start(self) -> None:
@@ -476,11 +524,11 @@ class Participant(_Actor):
             self._on_prepare(msg)
         elif isinstance(msg, Decision):
             self._learn(msg.tx, msg.commit, f"Decision from {src}")
-            self.send(self.coordinator, Ack(msg.tx))
+            self._ack(msg.tx)
         elif isinstance(msg, DecisionReply):
             if self.decision(msg.tx) is None:
                 self._learn(msg.tx, msg.commit, f"cooperative termination: {src} knew")
-                self.send(self.coordinator, Ack(msg.tx))
+                self._ack(msg.tx)
         elif isinstance(msg, DecisionRequest):
             self._on_request(src, msg.tx)
 
@@ -496,16 +544,16 @@ class Participant(_Actor):
         d = self.decision(tx)
         if d is not None:
             if not d:   # already aborted (voted no, or aborted when a peer asked): say no again
-                self.send(self.coordinator, Vote(tx, False))
+                self._send_vote(tx, False)
             return
         if self.prepared(tx) is not None:   # a duplicate Prepare: repeat the (durable) yes
-            self.send(self.coordinator, Vote(tx, True))
+            self._send_vote(tx, True)
             return
         if tx in self.forcing:
             return
         if self.vote == "no":
             self._log(Aborted(tx))        # Gray: a no vote is a unilateral abort
-            self.send(self.coordinator, Vote(tx, False))
+            self._send_vote(tx, False)
             return
         # Gray: force-write the prepared record BEFORE the yes vote leaves.
         self.forcing[tx] = msg.participants
@@ -519,8 +567,18 @@ class Participant(_Actor):
         if participants is None:
             return
         self._write_prepared(tx, participants)
-        self.send(self.coordinator, Vote(tx, True))
+        self._send_vote(tx, True)
         self.set_timer(f"ask:{tx}", self.ask_interval)
+
+    def _send_vote(self, tx: int, yes: bool) -> None:
+        """Where a vote goes: the coordinator (Paxos Commit sends it to every acceptor instead)."""
+        self.send(self.coordinator, Vote(tx, yes))
+
+    def _ack(self, tx: int) -> None:
+        """Acknowledge the (now durable) decision on ``tx``, unless the presumption makes it implicit."""
+        d = self.decision(tx)
+        if d is not None and acknowledged(self.presumption, d):
+            self.send(self.coordinator, Ack(tx))
 
     def _learn(self, tx: int, commit: bool, how: str) -> None:
         d = self.decision(tx)
@@ -607,6 +665,7 @@ class TwoPCRun:
         self.participants = participants
         self.seed = seed
         self.schedule = schedule
+        self.presumption = "nothing"
 
     def run(self, until: float) -> TwoPCRun:
         """Advance the simulation to time ``until``."""
@@ -685,7 +744,8 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
               crash_at: float | str | None = None, restart_at: float | None = None,
               faults: FaultSchedule | str | None = None, coordinator_cls: type[Coordinator] = Coordinator,
               participant_cls: type[Participant] = Participant, duplicate: float = 0.0,
-              reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0) -> TwoPCRun:
+              reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0,
+              presumption: str = "nothing") -> TwoPCRun:
     """Build (but do not run) the 2PC scenario of :func:`run_2pc`; ``run.run(until)`` advances it."""
     seed = check_seed(seed)
     integer("participants", participants, 1, 9)
@@ -738,12 +798,13 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
             raise ValueError(f"restart_at must be >= crash_at ({crash_at:g}) (got {restart_at:g})")
     vote_timeout = number("vote_timeout", vote_timeout, above=True)
     start_at = number("start_at", start_at)
+    one_of("presumption", presumption, PRESUMPTIONS)
 
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate, reorder=reorder)
     world.add_node("coord", coordinator_cls, participants=names, vote_timeout=vote_timeout,
-                   start_at=start_at, tx=1)
+                   start_at=start_at, tx=1, presumption=presumption)
     for p in names:
-        world.add_node(p, participant_cls, coordinator="coord", vote=vote_of[p])
+        world.add_node(p, participant_cls, coordinator="coord", vote=vote_of[p], presumption=presumption)
     world.start()   # boot first, so a fault at time 0 hits a running node
     if faults is not None:
         faults.apply(world)
@@ -754,7 +815,9 @@ def build_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mappi
             world.at(crash_at, lambda: world.crash(crash))
         if restart_at is not None:
             world.at(restart_at, lambda: world.restart(crash))
-    return TwoPCRun(world, 1, "coord", names, seed, faults)
+    run = TwoPCRun(world, 1, "coord", names, seed, faults)
+    run.presumption = presumption
+    return run
 
 
 def _crash_at_point(world: World, node: str, point: str, tx: int) -> None:
@@ -779,19 +842,50 @@ def run_2pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping
             faults: FaultSchedule | str | None = None, until: float = 3.0,
             coordinator_cls: type[Coordinator] = Coordinator,
             participant_cls: type[Participant] = Participant, duplicate: float = 0.0,
-            reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0) -> TwoPCRun:
+            reorder: float = 0.0, vote_timeout: float = 0.5, start_at: float = 0.0,
+            presumption: str = "nothing") -> TwoPCRun:
     """Run one transaction (tx 1) through 2PC on nodes "coord", "p1".."pN" until time ``until``.
 
     ``votes``: None (all yes), a list of "yes"/"no" per participant, or {"p2": "no"}.
     ``crash``/``crash_at``/``restart_at``: crash one node at a time or at a protocol point
     (see ``CRASH_POINTS``) and optionally restart it from its log. ``faults``: any
     :class:`~distlib.sim.FaultSchedule` or its text form ("crash p1 at 0.1"). The
-    coordinator starts tx 1 by itself at ``start_at``.
+    coordinator starts tx 1 by itself at ``start_at``. ``presumption``: "nothing" (Gray),
+    "abort" or "commit" (R*'s presumed abort / presumed commit; see :func:`log_cost`).
     """
     until = number("until", until, above=True)
     run = build_2pc(seed, participants, votes, loss, latency, crash, crash_at, restart_at, faults,
-                    coordinator_cls, participant_cls, duplicate, reorder, vote_timeout, start_at)
+                    coordinator_cls, participant_cls, duplicate, reorder, vote_timeout, start_at,
+                    presumption)
     return run.run(until)
+
+
+def log_cost(run: Any, presumption: str | None = None) -> dict[str, Any]:
+    """What one commit-protocol run cost, read from its durable logs and its trace.
+
+    ``messages`` (every send, re-sends included) and ``by_type`` (per message class), ``log_writes``
+    (every record appended) and ``forced_writes`` (those :func:`is_forced` under ``presumption``,
+    default the run's own), split ``coordinator`` / ``participants``. Works for any run object with
+    ``world``, ``coordinator`` and ``participants`` (3PC's too).
+    """
+    presumption = one_of("presumption", getattr(run, "presumption", "nothing") if presumption is None
+                         else presumption, PRESUMPTIONS)
+    by_type: dict[str, int] = {}
+    for r in run.world.trace.records:
+        if r.kind == "send":
+            name = type(r.msg).__name__
+            by_type[name] = by_type.get(name, 0) + 1
+    out: dict[str, Any] = {"messages": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
+    forced = {"coordinator": 0, "participants": 0}
+    writes = {"coordinator": 0, "participants": 0}
+    for node in (run.coordinator,) + tuple(run.participants):
+        role = "coordinator" if node == run.coordinator else "participants"
+        for rec in log_of(run.world.storage[node]):
+            writes[role] += 1
+            forced[role] += is_forced(rec, presumption, coordinator=role == "coordinator")
+    out.update(log_writes=sum(writes.values()), forced_writes=sum(forced.values()),
+               coordinator_forced=forced["coordinator"], participant_forced=forced["participants"])
+    return out
 
 
 def blocking_scenario(seed: int = 0, until: float = 3.0, participants: int = 3,
