@@ -444,8 +444,9 @@ def mapreduce(seed: int = 0, nodes: int = 4, loss: float = 0.0, latency: Any = (
     return run_mapreduce(seed, workers=nodes, loss=loss, latency=latency, faults=faults, until=until)
 
 
-@register("mapreduce-crash", "word count with w2 crashing at 1.2 (restart at 3): its completed map tasks run "
-          "again, finished reduce tasks do not", ("seed", "loss", "until"), lambda n: _mapreduce_names(4))
+@register("mapreduce-crash", "word count with w2 crashing at 1.2 (restart at 3): the master notices by its "
+          "pings, and w2's task in progress and its completed map task run again elsewhere",
+          ("seed", "loss", "until"), lambda n: _mapreduce_names(4))
 def mapreduce_crash(seed: int = 0, loss: float = 0.0, until: float = 60.0) -> Any:
     from distlib.compute.mapreduce import run_mapreduce
     return run_mapreduce(seed, loss=loss, faults="crash w2 at 1.2 restart 3", until=until)
