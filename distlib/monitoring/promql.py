@@ -358,8 +358,8 @@ class _Parser:
             tok = self.peek()
             if tok.kind == "op" and tok.text == "[":
                 if not isinstance(e, VectorSelector):
-                    if self.peek(1).kind == "duration" and self.peek(2).text == ":" or \
-                            self.peek(1).text == ":":
+                    if self.peek(1).kind == "duration" and self.peek(2).text.startswith(":") or \
+                            self.peek(1).text.startswith(":"):
                         raise self.err("unsupported construct 'subquery'", tok)
                     raise self.err("a range [..] can only follow a metric selector", tok)
                 if e.offset_ms:
@@ -370,7 +370,7 @@ class _Parser:
                     if dur.kind == "number":
                         raise self.err("range must be a duration with a unit such as 5m", dur)
                     raise self.err("expected a duration such as 5m in the range", dur)
-                if self.peek().text == ":":
+                if self.peek().text.startswith(":"):      # ':1m' lexes as a (metric-name) identifier
                     raise self.err("unsupported construct 'subquery'", self.peek())
                 self.expect("]")
                 ms = parse_duration(dur.text)
