@@ -38,7 +38,7 @@ env: $(STAMP)
 # Re-install only when pyproject.toml changes (the stamp is newer otherwise).
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test,bench]'
 	@touch $@
 
 # --- using the course --------------------------------------------------------
