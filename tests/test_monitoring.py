@@ -542,3 +542,19 @@ _GOOD_RULE = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: 
 def test_bad_input_table(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         call()
+
+
+def test_our_exposition_parser_agrees_with_prometheus_client():
+    from prometheus_client.parser import text_string_to_metric_families
+    w, obs = _cluster(seed=4)
+    w.run(until=30)
+    for name in w.nodes:
+        text = obs.exposition(name)
+        ref = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples
+               if not s.name.endswith("_created")]
+        assert parse_exposition(text) == ref and len(ref) >= 8
+    escaped = 'x{a="q\\"uo\\\\te\\n"} -1.5e3\n'
+    assert parse_exposition(escaped) == [("x", {"a": 'q"uo\\te\n'}, -1500.0)]
+    for bad in ("x{a=1} 2", "x 1 2 3", 'x{a="b" c="d"} 1', "x inf", "x 1_0", "{a=\"b\"} 1"):
+        with pytest.raises(ValueError, match="not a Prometheus text exposition"):
+            parse_exposition(bad)
