@@ -278,3 +278,38 @@ def test_alerts_match_promtool_test_rules(run, tmp_path):
     out = real.promtool_test_rules(test_path)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert "SUCCESS" in out.stdout
+
+
+@pytest.mark.slow
+def test_live_cluster_scraped_by_the_real_prometheus():
+    """The live lab: a Raft cluster in real time serving /metrics on 127.0.0.1; the real server scrapes
+    it every second, sees every target up, then the crashed node down."""
+    if not real.available():
+        _engine_missing()
+    import time
+
+    from distlib.consensus.raft import RaftNode, make_cluster
+    from distlib.monitoring import Observer, instrumented
+    from distlib.monitoring.live import LiveCluster
+
+    world = make_cluster(3, seed=2, cls=instrumented(RaftNode), election_timeout=(1.5, 3.0), heartbeat=0.5,
+                         latency=(0.005, 0.03))
+    with LiveCluster(world, Observer(world), speed=2.0) as live:
+        cfg = [{"job_name": "raft", "scrape_interval": "1s", "scrape_timeout": "1s",
+                "static_configs": [{"targets": live.targets()}]}]
+        with real.PrometheusServer(scrape_configs=cfg, retention="1d") as prom:
+            def up() -> dict[str, float]:
+                return {dict(lab)["instance"]: v for lab, v in prom.instant("up", time.time())}
+
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and sorted(up().values()) != [1.0, 1.0, 1.0]:
+                time.sleep(0.5)
+            assert sorted(up().values()) == [1.0, 1.0, 1.0], prom.log()[-2000:]
+            terms = prom.instant("max(raft_term)", time.time())
+            assert terms and terms[0][1] >= 1
+            live.do(lambda: world.crash("n1"))
+            n1 = f"127.0.0.1:{live.ports['n1']}"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and up().get(n1) != 0.0:
+                time.sleep(0.5)
+            assert up()[n1] == 0.0
