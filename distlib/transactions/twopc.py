@@ -865,8 +865,8 @@ def log_cost(run: Any, presumption: str | None = None) -> dict[str, Any]:
 
     ``messages`` (every send, re-sends included) and ``by_type`` (per message class), ``log_writes``
     (every record appended) and ``forced_writes`` (those :func:`is_forced` under ``presumption``,
-    default the run's own), split ``coordinator`` / ``participants``. Works for any run object with
-    ``world``, ``coordinator`` and ``participants`` (3PC's too).
+    default the run's own), split ``coordinator`` / ``participants`` (/ ``acceptors`` for a run that
+    has them). Works for any run object with ``world``, ``coordinator`` and ``participants``.
     """
     presumption = one_of("presumption", getattr(run, "presumption", "nothing") if presumption is None
                          else presumption, PRESUMPTIONS)
@@ -876,15 +876,19 @@ def log_cost(run: Any, presumption: str | None = None) -> dict[str, Any]:
             name = type(r.msg).__name__
             by_type[name] = by_type.get(name, 0) + 1
     out: dict[str, Any] = {"messages": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
-    forced = {"coordinator": 0, "participants": 0}
-    writes = {"coordinator": 0, "participants": 0}
-    for node in (run.coordinator,) + tuple(run.participants):
-        role = "coordinator" if node == run.coordinator else "participants"
+    forced = {"coordinator": 0, "participants": 0, "acceptors": 0}
+    writes = {"coordinator": 0, "participants": 0, "acceptors": 0}
+    acceptors = tuple(getattr(run, "acceptors", ()))   # Paxos Commit: the coordinator is one of them
+    for node in tuple(dict.fromkeys((run.coordinator,) + tuple(run.participants) + acceptors)):
+        role = ("acceptors" if node in acceptors else
+                "coordinator" if node == run.coordinator else "participants")
         for rec in log_of(run.world.storage[node]):
             writes[role] += 1
             forced[role] += is_forced(rec, presumption, coordinator=role == "coordinator")
     out.update(log_writes=sum(writes.values()), forced_writes=sum(forced.values()),
                coordinator_forced=forced["coordinator"], participant_forced=forced["participants"])
+    if acceptors:
+        out["acceptor_forced"] = forced["acceptors"]
     return out
 
 
