@@ -608,24 +608,26 @@ def _compare(op: str, a: float, b: float) -> bool:
     return a >= b
 
 
-def _extrapolated_rate(ts: list[int], vs: list[float], range_start: int, range_end: int, range_ms: int,
-                       is_counter: bool, is_rate: bool) -> float | None:
-    """Prometheus' ``extrapolatedRate`` (promql/functions.go, 2.x), with times in ms."""
-    if len(ts) < 2:
-        return None
-    result = vs[-1] - vs[0]
-    if is_counter:
-        last = 0.0
-        for v in vs:
-            if v < last:
-                result += last               # a counter reset: add back what was there before
-            last = v
-    to_start = (ts[0] - range_start) / 1000
-    to_end = (range_end - ts[-1]) / 1000
-    sampled = (ts[-1] - ts[0]) / 1000
-    avg_step = sampled / (len(ts) - 1)
-    if is_counter and result > 0 and vs[0] >= 0:
-        to_zero = sampled * (vs[0] / result)
+def _extrapolated_rate(ts: list[int], vs: list[float], a: int, b: int, range_start: int, range_end: int,
+                       range_ms: int, is_counter: bool, is_rate: bool, has_reset: bool = True) -> float:
+    """Prometheus' ``extrapolatedRate`` (promql/functions.go, 2.42) over samples ``a..b-1`` (b - a >= 2),
+    times in ms. ``has_reset=False`` promises no decrease inside the window (skips the loop)."""
+    first, last = vs[a], vs[b - 1]
+    result = last - first
+    if is_counter and has_reset:
+        prev = 0.0
+        for i in range(a, b):
+            v = vs[i]
+            if v < prev:
+                result += prev               # a counter reset: add back what was there before
+            prev = v
+    t_first, t_last = ts[a], ts[b - 1]
+    to_start = (t_first - range_start) / 1000
+    to_end = (range_end - t_last) / 1000
+    sampled = (t_last - t_first) / 1000
+    avg_step = sampled / (b - a - 1)
+    if is_counter and result > 0 and first >= 0:
+        to_zero = sampled * (first / result)
         if to_zero < to_start:
             to_start = to_zero
     threshold = avg_step * 1.1
@@ -710,6 +712,8 @@ class _Eval:
         self.end = end_ms
         self.lookback = lookback_ms
         self._cache: dict[tuple[int, str], list[tuple[Labels, list[int], list[float]]]] = {}
+        self._resets: dict[tuple[int, str], list] = {}
+        self._dropped: dict[Labels, Labels] = {}
 
     def fetch(self, vs: VectorSelector, range_ms: int | None) -> list[tuple[Labels, list[int], list[float]]]:
         key = (id(vs), "m" if range_ms is not None else "v")
@@ -812,11 +816,49 @@ class _Eval:
         ms: MatrixSelector = e.args[0]
         out: Vector = []
         end = t - ms.vector.offset_ms
+        start = end - ms.range_ms
+        if f in ("rate", "increase", "delta"):
+            # The hot path of range queries: no slicing; a prefix count of counter resets per series
+            # lets windows without a reset skip the correction loop (results are bit-identical).
+            counter = f != "delta"
+            for labels, ts, vals, resets in self.fetch_with_resets(ms.vector, ms.range_ms):
+                a = bisect_left(ts, start)
+                b = bisect_right(ts, end)
+                if b - a < 2:
+                    continue
+                v = _extrapolated_rate(ts, vals, a, b, start, end, ms.range_ms, counter, f == "rate",
+                                       counter and resets[b - 1] != resets[a])
+                out.append((self.drop_name(labels), v))
+            return out
         for labels, ts, vals in self.matrix(ms, t):
-            v = _range_function(f, ts, vals, end - ms.range_ms, end, ms.range_ms)
+            v = _range_function(f, ts, vals, start, end, ms.range_ms)
             if v is not None:
-                out.append((labels if f in _KEEP_NAME else _drop_name(labels), v))
+                out.append((labels if f in _KEEP_NAME else self.drop_name(labels), v))
         return out
+
+    def drop_name(self, labels: Labels) -> Labels:
+        got = self._dropped.get(labels)
+        if got is None:
+            got = self._dropped[labels] = _drop_name(labels)
+        return got
+
+    def fetch_with_resets(self, vs: VectorSelector,
+                          range_ms: int) -> list[tuple[Labels, list[int], list[float], list[int]]]:
+        """:meth:`fetch` plus, per series, ``resets[i]`` = number of decreases among samples 0..i."""
+        key = (id(vs), "r")
+        got = self._resets.get(key)
+        if got is None:
+            got = []
+            for labels, ts, vals in self.fetch(vs, range_ms):
+                counts = [0] * len(vals)
+                n = 0
+                for i in range(1, len(vals)):
+                    if vals[i] < vals[i - 1]:
+                        n += 1
+                    counts[i] = n
+                got.append((labels, ts, vals, counts))
+            self._resets[key] = got
+        return got
 
     @staticmethod
     def _absent_labels(vs: Any) -> Labels:
@@ -992,12 +1034,10 @@ class _Eval:
 
 def _range_function(f: str, ts: list[int], vs: list[float], start: int, end: int,
                     range_ms: int) -> float | None:
-    if f == "rate":
-        return _extrapolated_rate(ts, vs, start, end, range_ms, True, True)
-    if f == "increase":
-        return _extrapolated_rate(ts, vs, start, end, range_ms, True, False)
-    if f == "delta":
-        return _extrapolated_rate(ts, vs, start, end, range_ms, False, False)
+    if f in ("rate", "increase", "delta"):
+        if len(ts) < 2:
+            return None
+        return _extrapolated_rate(ts, vs, 0, len(ts), start, end, range_ms, f != "delta", f == "rate")
     if f in ("irate", "idelta"):
         if len(ts) < 2:
             return None
