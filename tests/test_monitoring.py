@@ -558,3 +558,15 @@ def test_our_exposition_parser_agrees_with_prometheus_client():
     for bad in ("x{a=1} 2", "x 1 2 3", 'x{a="b" c="d"} 1', "x inf", "x 1_0", "{a=\"b\"} 1"):
         with pytest.raises(ValueError, match="not a Prometheus text exposition"):
             parse_exposition(bad)
+
+
+def test_same_seed_same_samples_and_a_byte_budget():
+    from distlib.monitoring.scenario import raft_under_faults
+    a = raft_under_faults(seed=3, until=600.0)
+    b = raft_under_faults(seed=3, until=600.0)
+    sa, sb = a.db.raw_samples(), b.db.raw_samples()
+    assert list(sa) == list(sb)
+    assert all(sa[k][0] == sb[k][0] and [float_bits(v) for v in sa[k][1]] == [float_bits(v) for v in sb[k][1]]
+               for k in sa)
+    assert any(is_stale(v) for _, vs in sa.values() for v in vs)          # the crash left markers
+    assert a.db.bytes_per_sample() < 3.0                                  # vs 16 raw bytes per sample
