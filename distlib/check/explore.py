@@ -26,7 +26,17 @@ The model (in the style of TLC, Stateright and Maelstrom's lin-kv checker):
   Drops, duplicates and crashes are each bounded (``max_drops`` ...).
 * **Deduplication** by a canonical fingerprint of the state: dicts and sets are
   sorted, dataclasses are taken field by field, so the fingerprint never depends
-  on set iteration order, ``id()`` or ``PYTHONHASHSEED``.
+  on set iteration order, ``id()`` or ``PYTHONHASHSEED``. Each node's canonical
+  text and each message's get a number (in order of discovery, per exploration);
+  a fingerprint is the sequence of those numbers, so equal fingerprints mean
+  equal canonical states exactly, with no hash in between.
+* **Reactions are cached.** What a node does with an event (the node after it,
+  its sends, its timer changes) depends only on its own canonical state and the
+  event — the premise of deduplication, applied to one node — so it is computed
+  once per (node, canonical state, event) and replayed elsewhere, unless the
+  handler drew from its random stream. Most transitions of a large exploration
+  are such replays (``benchmarks/bench_explore.py``: Paxos, 3 acceptors, 2
+  proposers in full contact, 85,296 states).
 * **Invariants** are predicates over a :class:`StateView`, checked at every
   state. BFS discovers states in order of depth, so the first violation found
   has a *shortest* path from the initial state: that path is the counterexample.
@@ -49,10 +59,13 @@ position are merged). Messages must be immutable values (frozen dataclasses).
 
 from __future__ import annotations
 
+import array
+import bisect
 import copy
 import dataclasses
 import enum
 import hashlib
+import operator
 import random
 import time
 from collections import deque
@@ -75,6 +88,9 @@ STEP_KINDS = ("deliver", "duplicate", "drop", "timer", "crash", "restart")
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes, range})
 _FROZEN: dict[type, tuple[str, ...] | None] = {}   # type -> field names if a frozen dataclass
 _CANON_CACHE: dict[Any, Any] = {}                   # frozen dataclass value -> its canonical form
+_KEY_CACHE: dict[Any, str] = {}                     # message value -> repr(canon(message))
+_SHARED: dict[Any, bool] = {}                       # frozen dataclass value -> immutable all through
+_first = operator.itemgetter(0)
 
 
 def _frozen_fields(t: type) -> tuple[str, ...] | None:
@@ -84,23 +100,40 @@ def _frozen_fields(t: type) -> tuple[str, ...] | None:
     return _FROZEN[t]
 
 
+def _plain_order(xs: Any) -> type | None:
+    """The type of every item of ``xs`` if all are ``str`` or all ``int`` (they sort as they are
+    and are their own canonical form, so no ``repr`` is needed to order them), else None."""
+    for first in xs:
+        t = type(first)
+        if (t is str or t is int) and all(type(v) is t for v in xs):
+            return t
+        return None
+    return None
+
+
 def canon(x: Any) -> Any:
     """A hashable, repr-stable normal form of ``x``: dicts and sets sorted, dataclasses by field.
 
     ``repr(canon(x))`` is the same in every process for equal states, whatever the
     insertion history of the sets and dicts inside (set order depends on it). Frozen
     dataclasses are memoised by equality, so ``Vote(1)`` and ``Vote(True)`` (equal in
-    Python) share one form.
+    Python) share one form. Dicts with only ``str`` (or only ``int``) keys and sets of only
+    ``str`` (or ``int``) are sorted by value; anything else by the ``repr`` of its form.
     """
     t = type(x)
     if t in _ATOMS:
         return x
     if isinstance(x, dict):
+        if _plain_order(x) is not None:   # the common case: attribute and storage dicts
+            return ("{}", tuple([(k, v if type(v) in _ATOMS else canon(v))
+                                 for k, v in sorted(x.items(), key=_first)]))
         return ("{}", tuple(sorted(((canon(k), canon(v)) for k, v in x.items()), key=repr)))
     if isinstance(x, (set, frozenset)):
+        if _plain_order(x) is not None:
+            return ("set", tuple(sorted(x)))
         return ("set", tuple(sorted((canon(v) for v in x), key=repr)))
     if isinstance(x, (list, tuple)):
-        return tuple(canon(v) for v in x)
+        return tuple([v if type(v) in _ATOMS else canon(v) for v in x])
     names = _frozen_fields(t)
     if names is not None:
         # Messages and log records are immutable values met again and again: memoise them
@@ -163,15 +196,24 @@ def _dup(x: Any, memo: dict[int, Any]) -> Any:
         y.update([_dup(v, memo) for v in x])
         return y
     if t is tuple or t is frozenset:
+        if all(type(v) in _ATOMS for v in x):
+            return x
         items = [_dup(v, memo) for v in x]
         if all(a is b for a, b in zip(items, x, strict=True)):
             return x
         return t(items)
     names = _frozen_fields(t)
     if names is not None:
-        if all(_dup(getattr(x, f), memo) is getattr(x, f) for f in names):
-            return x
-        return copy.deepcopy(x, memo)
+        try:
+            shared = _SHARED.get(x)
+        except TypeError:   # unhashable: a mutable field inside
+            shared = False
+        if shared is None:
+            shared = all(_dup(getattr(x, f), {}) is getattr(x, f) for f in names)
+            _SHARED[x] = shared
+            if len(_SHARED) > 100_000:
+                _SHARED.clear()
+        return x if shared else copy.deepcopy(x, memo)
     plain = _PLAIN.get(t)
     if plain is None:
         plain = _PLAIN[t] = _plain_object(t)
@@ -183,7 +225,17 @@ def _dup(x: Any, memo: dict[int, Any]) -> Any:
 
 
 def _key(x: Any) -> str:
-    return repr(canon(x))
+    """``repr(canon(x))``, memoised for hashable values (messages are keyed once, not per state)."""
+    try:
+        return _KEY_CACHE[x]
+    except KeyError:
+        pass
+    except TypeError:
+        return repr(canon(x))
+    out = _KEY_CACHE[x] = repr(canon(x))
+    if len(_KEY_CACHE) > 100_000:
+        _KEY_CACHE.clear()
+    return out
 
 
 # ---- what the checker shows -----------------------------------------------------------------
@@ -288,6 +340,48 @@ class ExploreResult:
         return self.format()
 
 
+class _LazyRandom:
+    """A node's random stream, copied on first use.
+
+    Each state needs its own copy of each node's stream (a handler that draws must not move
+    its parent's), but most handlers never draw, and copying a Mersenne Twister costs more
+    than the handler. This stands in for the node's ``random.Random``: the copy is taken from
+    the parent's stream (which no longer changes: a finished state is only read) the first
+    time the node asks for anything. ``drawn`` says whether that happened.
+    """
+
+    __slots__ = ("_src", "_rng")
+
+    def __init__(self, src: Any):
+        while isinstance(src, _LazyRandom):
+            if src._rng is not None:
+                src = src._rng
+                break
+            src = src._src
+        self._src = src
+        self._rng: random.Random | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self._rng is not None
+
+    def _real(self) -> random.Random:
+        if self._rng is None:
+            rng = random.Random.__new__(random.Random)   # no seeding: the state is set next
+            rng.setstate(self._src.getstate())
+            self._rng = rng
+        return self._rng
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._real(), name)
+
+
+def _drawn(rng: Any) -> bool:
+    return not isinstance(rng, _LazyRandom) or rng.drawn
+
+
 # ---- the explorer's runtime: one global state of the cluster ------------------------------------
 class _Static:
     """What every state shares: the node specs and the exploration mode."""
@@ -297,6 +391,21 @@ class _Static:
         self.names = tuple(specs)
         self.keep = keep_messages
         self.seed = seed
+        # Every key text met in this exploration gets a small number, in order of discovery, so
+        # a fingerprint is a short string of numbers: exact (no hash collisions) and cheap.
+        self.numbers: dict[Any, int] = {}
+        self.steps: dict[str, tuple[Step, Step, Step]] = {}   # message key -> deliver/duplicate/drop
+
+    def number(self, key: Any) -> int:
+        n = self.numbers.get(key)
+        if n is None:
+            n = self.numbers[key] = len(self.numbers)
+        return n
+
+
+# Effects a handler had on its runtime, recorded so a cached reaction can be replayed.
+_SEND, _SET, _CANCEL = 0, 1, 2
+_SEP = 2**32 - 1   # ends a section of a fingerprint
 
 
 class _Sys:
@@ -306,19 +415,23 @@ class _Sys:
     step acts on (:meth:`own` deep-copies that one first), and keeps each node's canonical
     key in ``keys`` so a fingerprint re-serialises only what changed. A shared node's
     runtime is still the parent; that is harmless because a node only acts after ``own``.
+    Messages in flight and outputs are kept sorted by key (the canonical order), so neither
+    the fingerprint nor the enabled steps sort them again.
     """
 
     def __init__(self, static: _Static):
         self.static = static
         self.nodes: dict[str, Node | None] = {}
         self.storage: dict[str, dict] = {n: {} for n in static.names}
-        self.rngs: dict[str, random.Random] = {n: stream(static.seed, f"node/{n}")
-                                                for n in static.names}
-        self.inflight: list[tuple[str, Message]] = []   # (canonical key, message): a multiset
+        self.rngs: dict[str, Any] = {n: stream(static.seed, f"node/{n}") for n in static.names}
+        # (canonical key, its number, message), sorted by key: a multiset in canonical order
+        self.inflight: list[tuple[str, int, Message]] = []
         self.timers: set[tuple[str, str]] = set()
-        self.outputs: list[tuple[str, Message]] = []
+        self.outputs: list[tuple[str, int, Message]] = []
         self.used = {"drops": 0, "duplicates": 0, "crashes": 0}
-        self.keys: dict[str, str] = {}
+        self.keys: dict[str, int] = {}                  # node -> number of its canonical key
+        self.states: dict[str, dict] = {}               # node -> what invariants see of it
+        self.log: list[tuple[int, Any, Any, Any]] | None = None   # effects, while recording
 
     # Runtime interface ----------------------------------------------------------------
     @property
@@ -328,17 +441,29 @@ class _Sys:
     def send(self, src: str, dst: str, msg: Any) -> None:
         m = Message(src, dst, msg)
         k = _key(m)
-        if dst not in self.static.specs:
-            self.outputs.append((k, m))     # to a client: observable, never delivered
+        entry = (k, self.static.number(k), m)
+        if self.log is not None:
+            self.log.append((_SEND, entry, None, None))
+        self._put(entry)
+
+    def _put(self, entry: tuple[str, int, Message]) -> None:
+        if entry[2].dst not in self.static.specs:
+            bisect.insort(self.outputs, entry, key=_first)   # to a client: observable, never delivered
             return
-        if self.static.keep and any(k == x for x, _ in self.inflight):
-            return                          # TLA+ msgs is a set: sending again changes nothing
-        self.inflight.append((k, m))
+        if self.static.keep:
+            i = bisect.bisect_left(self.inflight, entry[0], key=_first)
+            if i < len(self.inflight) and self.inflight[i][0] == entry[0]:
+                return                      # TLA+ msgs is a set: sending again changes nothing
+        bisect.insort(self.inflight, entry, key=_first)
 
     def set_timer(self, node: str, name: str, delay: float) -> None:
+        if self.log is not None:
+            self.log.append((_SET, node, name, None))
         self.timers.add((node, name))
 
     def cancel_timer(self, node: str, name: str) -> None:
+        if self.log is not None:
+            self.log.append((_CANCEL, node, name, None))
         self.timers.discard((node, name))
 
     def annotate(self, node: str | None, text: str) -> None:
@@ -364,25 +489,63 @@ class _Sys:
         new.outputs = list(self.outputs)
         new.used = dict(self.used)
         new.keys = dict(self.keys)
+        new.states = dict(self.states)
+        new.log = None
         return new
 
     def own(self, name: str) -> None:
         """Give this state a private copy of node ``name`` (and its storage and rng)."""
         old = self.rngs[name]
-        rng = random.Random(0)
-        # deepcopy would walk the 625-int Mersenne state item by item; the state tuple is
-        # immutable, so hand it over whole
-        rng.setstate(old.getstate())
-        self.rngs[name] = rng
+        rng = self.rngs[name] = _LazyRandom(old)
         memo: dict[int, Any] = {id(self.static): self.static, id(old): rng}
         node = self.nodes[name]
         if node is None:
             self.storage[name] = _dup(self.storage[name], memo)
             return
+        # A node shared from the reaction cache may hold another state's stream and runtime:
+        # map whatever it holds to this state's.
+        memo[id(node.rng)] = rng
         memo[id(node._runtime)] = self          # the copy talks to this state
         copied = _dup(node, memo)
         self.nodes[name] = copied
         self.storage[name] = copied.storage
+
+    def react(self, name: str, event: Any, handler: Callable[[Node], None],
+              cache: dict[tuple, tuple] | None) -> None:
+        """Run ``handler`` on node ``name`` (an event keyed ``event``), or replay its cached effect.
+
+        A node's reaction to an event is a function of its canonical state: the explorer
+        already treats two states with equal keys as one, and a handler sees nothing but
+        its own node (``now`` is constant). So the resulting node (shared copy-on-write), its
+        key and the sends and timer changes are cached per (node, key, event) — unless the
+        handler drew from its random stream, which is not part of the key.
+        """
+        ck = (name, self.keys[name], event)
+        hit = cache.get(ck) if cache is not None else None
+        if hit is not None:
+            node, key, state, effects = hit
+            self.nodes[name] = node
+            self.storage[name] = node.storage
+            self.keys[name] = key
+            self.states[name] = state
+            for op, a, b, _ in effects:
+                if op == _SEND:
+                    self._put(a)
+                elif op == _SET:
+                    self.timers.add((a, b))
+                else:
+                    self.timers.discard((a, b))
+            return
+        self.own(name)
+        self.log = []
+        try:
+            handler(self.nodes[name])
+            effects = tuple(self.log)
+        finally:
+            self.log = None
+        self.rekey(name)
+        if cache is not None and not _drawn(self.rngs[name]):
+            cache[ck] = (self.nodes[name], self.keys[name], self.states[name], effects)
 
     def release(self) -> None:
         """Forget this state's contents. Nodes point back at their state (their runtime), so a
@@ -393,29 +556,47 @@ class _Sys:
         self.rngs.clear()
 
     def rekey(self, name: str) -> None:
+        """Recompute node ``name``'s canonical key (and the state invariants see) after a change."""
         node = self.nodes[name]
-        self.keys[name] = (repr(("down", canon(self.storage[name]))) if node is None
-                           else repr(("up", canon(node.state()))))
+        if node is None:
+            state = {"storage": dict(self.storage[name])}
+            key = repr(("down", canon(self.storage[name])))
+        else:
+            state = node.state()
+            key = repr(("up", canon(state)))
+        self.states[name] = state
+        self.keys[name] = self.static.number(key)
 
     # views ------------------------------------------------------------------------------------
     def view(self) -> StateView:
-        states: dict[str, dict] = {}
-        for n in self.static.names:
-            node = self.nodes[n]
-            states[n] = node.state() if node is not None else {"storage": dict(self.storage[n])}
+        """What invariants see. The per-node dicts are shared with other states: read, never write."""
+        names = self.static.names
         return StateView(
-            states=states,
-            up={n: self.nodes[n] is not None for n in self.static.names},
-            messages=tuple(m for _, m in sorted(self.inflight, key=lambda km: km[0])),
-            timers=tuple(sorted(self.timers, key=lambda t: (self.static.names.index(t[0]), t[1]))),
-            outputs=tuple(m for _, m in sorted(self.outputs, key=lambda km: km[0])),
+            states={n: self.states[n] for n in names},
+            up={n: self.nodes[n] is not None for n in names},
+            messages=tuple([e[2] for e in self.inflight]),
+            timers=tuple(sorted(self.timers, key=lambda t: (names.index(t[0]), t[1]))),
+            outputs=tuple([e[2] for e in self.outputs]),
         )
 
     def fingerprint(self) -> bytes:
-        text = repr(([self.keys[n] for n in self.static.names], sorted(k for k, _ in self.inflight),
-                     sorted(self.timers), sorted(k for k, _ in self.outputs),
-                     sorted(self.used.items())))
-        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+        """The state's identity within this exploration: the numbers of its parts' canonical keys.
+
+        Numbers are given per exploration in order of discovery (deterministic, as the search
+        is); equal keys get equal numbers, so equal fingerprints mean equal canonical states —
+        exactly, not up to a hash. Sections are separated by a number no key gets (2**32 - 1).
+        """
+        number = self.static.number
+        parts = [self.keys[n] for n in self.static.names]
+        parts.append(_SEP)
+        parts += [e[1] for e in self.inflight]
+        parts.append(_SEP)
+        parts += [e[1] for e in self.outputs]
+        parts.append(_SEP)
+        parts += sorted([number(t) for t in self.timers])
+        parts.append(_SEP)
+        parts += (self.used["drops"], self.used["duplicates"], self.used["crashes"])
+        return array.array("I", parts).tobytes()
 
 
 class _Bounds:
@@ -428,58 +609,66 @@ class _Bounds:
         self.crashable = crashable
 
 
-def _enabled(sys: _Sys, b: _Bounds) -> list[Step]:
-    """Every step possible in ``sys``, in a deterministic order (identical copies collapsed)."""
-    steps: list[Step] = []
-    seen: set[str] = set()
-    for k, m in sorted(sys.inflight, key=lambda km: km[0]):
-        if k in seen:
+def _enabled(sys: _Sys, b: _Bounds) -> list[tuple[Step, str | None]]:
+    """Every step possible in ``sys``, in a deterministic order (identical copies collapsed),
+    each with its message's canonical key (None for steps without a message)."""
+    steps: list[tuple[Step, str | None]] = []
+    last: int | None = None
+    keep = sys.static.keep
+    dup_ok = sys.used["duplicates"] < b.max_duplicates
+    drop_ok = sys.used["drops"] < b.max_drops
+    cached = sys.static.steps
+    for k, i, m in sys.inflight:         # sorted by key: identical copies are adjacent
+        if i == last:
             continue   # delivering either of two identical copies leads to the same state
-        seen.add(k)
+        last = i
+        trio = cached.get(k)
+        if trio is None:
+            trio = cached[k] = (Step("deliver", m.dst, m), Step("duplicate", m.dst, m),
+                                Step("drop", m.dst, m))
         up = sys.nodes[m.dst] is not None
-        if sys.static.keep:
+        if keep:
             if up:
-                steps.append(Step("deliver", m.dst, m))
+                steps.append((trio[0], k))
             continue
-        steps.append(Step("deliver", m.dst, m))
-        if up and sys.used["duplicates"] < b.max_duplicates:
-            steps.append(Step("duplicate", m.dst, m))
-        if sys.used["drops"] < b.max_drops:
-            steps.append(Step("drop", m.dst, m))
+        steps.append((trio[0], k))
+        if up and dup_ok:
+            steps.append((trio[1], k))
+        if drop_ok:
+            steps.append((trio[2], k))
     names = sys.static.names
     for node, name in sorted(sys.timers, key=lambda t: (names.index(t[0]), t[1])):
-        steps.append(Step("timer", node, timer=name))
+        steps.append((Step("timer", node, timer=name), None))
     if sys.used["crashes"] < b.max_crashes:
-        steps += [Step("crash", n) for n in b.crashable if sys.nodes[n] is not None]
+        steps += [(Step("crash", n), None) for n in b.crashable if sys.nodes[n] is not None]
     if b.restarts:
-        steps += [Step("restart", n) for n in names if sys.nodes[n] is None]
+        steps += [(Step("restart", n), None) for n in names if sys.nodes[n] is None]
     return steps
 
 
-def _successor(sys: _Sys, step: Step) -> _Sys:
-    """The state after ``step`` (``sys`` itself is left untouched)."""
+def _successor(sys: _Sys, step: Step, cache: dict[tuple, tuple] | None = None,
+               key: str | None = None) -> _Sys:
+    """The state after ``step`` (``sys`` itself is left untouched); ``cache`` memoises reactions,
+    ``key`` is the step's message key if the caller knows it."""
     new = sys.successor()
     kind, n = step.kind, step.node
     if kind in ("deliver", "duplicate", "drop"):
         m = step.message
         assert m is not None
+        i = bisect.bisect_left(new.inflight, _key(m) if key is None else key, key=_first)
+        number = new.inflight[i][1]
         if kind == "duplicate":
             new.used["duplicates"] += 1
         elif not sys.static.keep:
-            k = _key(m)
-            new.inflight.pop(next(i for i, (x, _) in enumerate(new.inflight) if x == k))
+            new.inflight.pop(i)
         if kind == "drop":
             new.used["drops"] += 1
             return new
         if new.nodes[m.dst] is not None:           # delivered to a crashed node: lost
-            new.own(m.dst)
-            new.nodes[m.dst].on_message(m.src, m.msg)
-            new.rekey(m.dst)
+            new.react(m.dst, number, lambda node: node.on_message(m.src, m.msg), cache)
     elif kind == "timer":
         new.timers.discard((n, step.timer))
-        new.own(n)
-        new.nodes[n].on_timer(step.timer)
-        new.rekey(n)
+        new.react(n, ("timer", step.timer), lambda node: node.on_timer(step.timer), cache)
     elif kind == "crash":
         new.used["crashes"] += 1
         new.nodes[n] = None
@@ -609,6 +798,7 @@ def explore(nodes: Mapping[str, NodeSpec],
     if found:
         return violation(fp0, found, view0)
 
+    cache: dict[tuple, tuple] = {}   # (node, its key, event) -> its reaction; see _Sys.react
     queue: deque[tuple[_Sys, bytes, int]] = deque([(init, fp0, 0)])
     while queue:
         sys, fp, depth = queue.popleft()
@@ -617,10 +807,10 @@ def explore(nodes: Mapping[str, NodeSpec],
             depth_limited = depth_limited or bool(steps)
             sys.release()
             continue
-        for step in steps:
+        for step, mkey in steps:
             transitions += 1
             try:
-                child = _successor(sys, step)
+                child = _successor(sys, step, cache, mkey)
             except Exception as exc:  # a protocol bug found by exploration: report it with its path
                 bad = hashlib.blake2b(repr(("exception", fp, step)).encode(), digest_size=16).digest()
                 parents[bad] = (fp, step)
