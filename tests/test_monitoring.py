@@ -570,3 +570,17 @@ def test_same_seed_same_samples_and_a_byte_budget():
                for k in sa)
     assert any(is_stale(v) for _, vs in sa.values() for v in vs)          # the crash left markers
     assert a.db.bytes_per_sample() < 3.0                                  # vs 16 raw bytes per sample
+
+
+def test_any_protocol_gets_the_generic_metrics_two_phase_commit():
+    from distlib.transactions.twopc import Coordinator, Participant, build_2pc
+    run = build_2pc(seed=1, participants=2, coordinator_cls=instrumented(Coordinator),
+                    participant_cls=instrumented(Participant))
+    Observer(run.world)
+    srv = MonitoringServer(run.world, interval=1, timeout=0.5, job="2pc").start()
+    run.run(5)
+    e = Engine(srv.db)
+    assert {v for _, v in e.instant("up", 4)} == {1.0}
+    sent = {dict(lab)["type"]: v for lab, v in e.instant('node_messages_sent_total{instance="coord"}', 4)}
+    assert sent.get("Prepare") == 2.0 and sent.get("Decision") == 2.0, sent
+    assert e.instant('{__name__=~"raft_.*"}', 4) == []            # no Raft families on 2PC nodes
