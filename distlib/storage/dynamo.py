@@ -201,7 +201,8 @@ class _Op:
     key: str
     pref: list[str]
     ext: list[str]
-    stored: Stored = ()              # put: the new version; get: the merged answer so far
+    stored: Stored = ()              # put: what is replicated; get: the merged answer so far
+    version: Any = None              # put: the version it created (reported to the client)
     acks: set[str] = field(default_factory=set)
     replies: dict[str, Stored] = field(default_factory=dict)
     assigned: dict[str, str] = field(default_factory=dict)    # intended replica -> node asked now
@@ -341,7 +342,16 @@ class DynamoNode(Node):
             self.storage["seq"] += 1
             stored = (Stamped(round(self.now + self.skew, 9), self.id, self.storage["seq"], msg.value),)
         op = self._new_op("put", client, msg.req_id, key)
+        op.version = stored[0]
         op.stored = stored
+        if self.mode == "vv" and self.id in op.pref:
+            # Replicate the coordinator's whole sibling set, not just the new version: then no replica
+            # can hold the dot (A, k) without A's earlier dots (or versions that replaced them). A
+            # replica holding only (A, k) would hand a reader the context {A: k}, and that reader's
+            # next put would silently obsolete a concurrent (A, k-1) it never saw (found by the
+            # 10,000-seed sweep: a duplicated Put made two concurrent dots at one coordinator).
+            self.store(key, stored)
+            op.stored = self.local(key)
         name = f"{self.id}/{self.op_seq}"
         for target in op.pref:
             op.assigned[target] = target
@@ -366,7 +376,7 @@ class DynamoNode(Node):
         if self._counts(op, op.acks) < self.w:
             return
         if op.kind == "put" and op.phase == "wait":
-            self.send(op.client, PutOk(op.req_id, op.stored[0]))
+            self.send(op.client, PutOk(op.req_id, op.version))
             self._finish(name, op)
         elif op.kind == "get" and op.phase == "writeback":
             self._answer_get(op)
@@ -624,9 +634,10 @@ def dynamo_client(world: World, name: str, run: DynamoRun, *, keys: Sequence[str
             start = env.now
             pref = ring.owners(key, run.config.n)
             first = rng.randrange(run.config.n)
-            # The preference list, starting at a random member (load spread), then (sloppy) the fallbacks.
-            coords = pref[first:] + pref[:first] + (ring.owners(key, run.config.nodes)[run.config.n:]
-                                                    if run.config.sloppy else [])
+            # Coordinators come from the preference list (Dynamo §4.5), starting at a random member
+            # (load spread); sloppy quorums pick fallback *replicas*, never fallback coordinators: a
+            # coordinator's dots must be anchored in its own copy (see DynamoNode._begin_put).
+            coords = pref[first:] + pref[:first]
             reply = None
             for a in range(attempts):
                 coord = coords[a % len(coords)]
@@ -792,7 +803,8 @@ def _durability_monitor(run: DynamoRun) -> Any:
 def random_dynamo(seed: int, config: Config | None = None, *, faults: int = 3, loss: float = 0.05,
                   duplicate: float = 0.02, kinds: Sequence[str] = ("crash", "partition", "pause"),
                   **kwargs: Any) -> DynamoRun:
-    """A randomized run for sweeps: ``faults`` random faults (healed by t=1.6), loss and duplication.
+    """A randomized run for sweeps: ``faults`` random faults (healed by t=1.6), loss and duplication;
+    3.5 time units of settling (a put started just before ``horizon`` may retry for 1.2 more).
 
     A strict configuration's clients make one attempt per operation: a retried put is a second
     write of the same value, and when the first attempt's coordinator was only paused, its late
@@ -800,6 +812,7 @@ def random_dynamo(seed: int, config: Config | None = None, *, faults: int = 3, l
     config = config or Config()
     if config.strict:
         kwargs.setdefault("attempts", 1)
+    kwargs.setdefault("settle", 3.5)
     schedule = FaultSchedule.random(seed, member_names(config.nodes), horizon=1.6, faults=faults, kinds=kinds)
     return run_dynamo(seed, config, faults=schedule, loss=loss, duplicate=duplicate, **kwargs)
 
