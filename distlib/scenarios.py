@@ -229,6 +229,47 @@ def twopc_blocking(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
     return blocking_scenario(seed=seed, until=until, participants=nodes)
 
 
+@register("3pc", "three-phase commit of one transaction (Skeen 1981): coordinator 'coord', participants "
+          "p1..pN (--nodes = number of participants)", PARAMS, _twopc_names)
+def threepc_run(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
+                faults: FaultSchedule | str | None = None, until: float = 3.0) -> Any:
+    from distlib.transactions.threepc import run_3pc
+    return run_3pc(seed=seed, participants=nodes, loss=loss, latency=latency, faults=faults, until=until)
+
+
+@register("3pc-crash", "3PC: the coordinator crashes for good once the votes are in (2PC's blocking "
+          "point); the termination protocol decides", ("seed", "nodes", "until"), _twopc_names)
+def threepc_crash(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
+    from distlib.transactions.threepc import crash_scenario
+    return crash_scenario(seed=seed, participants=nodes, until=until)
+
+
+@register("3pc-partition", "3PC loses agreement: {coord,p1} | {p2,p3} while PreCommit is in flight; one "
+          "side commits, the other aborts", ("seed", "until"), lambda n: _twopc_names(3))
+def threepc_partition(seed: int = 0, until: float = 3.0) -> Any:
+    from distlib.transactions.threepc import partition_scenario
+    return partition_scenario(seed=seed, until=until)
+
+
+def _paxos_commit_names(n: int | None) -> list[str]:
+    return ["a1", "a2", "a3"] + [f"p{i}" for i in range(1, (3 if n is None else n) + 1)]
+
+
+@register("paxos-commit", "Paxos Commit (Gray & Lamport 2006), F=1: acceptors a1..a3 (a1 leads), RMs "
+          "p1..pN (--nodes = number of RMs)", PARAMS, _paxos_commit_names)
+def paxos_commit_run(seed: int = 0, nodes: int = 3, loss: float = 0.0, latency: Any = (0.01, 0.03),
+                     faults: FaultSchedule | str | None = None, until: float = 3.0) -> Any:
+    from distlib.transactions.paxos_commit import run_paxos_commit
+    return run_paxos_commit(seed, nodes, 1, loss=loss, latency=latency, faults=faults, until=until)
+
+
+@register("paxos-commit-leader-crash", "Paxos Commit, F=1: the leader crashes once every vote is in (where "
+          "2PC blocks); a2 takes over and commits", ("seed", "nodes", "until"), _paxos_commit_names)
+def paxos_commit_leader_crash(seed: int = 0, nodes: int = 3, until: float = 3.0) -> Any:
+    from distlib.transactions.paxos_commit import blocking_scenario
+    return blocking_scenario(seed, f=1, participants=nodes, until=until)
+
+
 # ---- Paxos and Multi-Paxos (distlib.consensus, imported lazily) ------------------------------------------
 @register("paxos", "single-decree Paxos: n1 proposes 'A', n2 proposes 'B' 20 ms later; every node is an "
           "acceptor and learner", PARAMS, lambda n: _names(3 if n is None else n))
@@ -342,6 +383,18 @@ def _sweep_2pc() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
     from distlib.check.atomic import check_atomic_commitment
     from distlib.transactions.twopc import random_2pc
     return random_2pc, check_atomic_commitment
+
+
+def _sweep_3pc() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.atomic import check_atomic_commitment
+    from distlib.transactions.threepc import random_3pc
+    return random_3pc, check_atomic_commitment
+
+
+def _sweep_paxos_commit() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.atomic import check_atomic_commitment
+    from distlib.transactions.paxos_commit import random_paxos_commit
+    return random_paxos_commit, check_atomic_commitment
 
 
 def _sweep_paxos() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
@@ -469,6 +522,11 @@ def _sweep_mapreduce() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
+    "3pc": ("three-phase commit under crashes only (with and without restart), 3PC's failure model; "
+            "checks atomic commitment (partitions break it: run 3pc-partition)", _sweep_3pc),
+    "paxos-commit": ("Paxos Commit, F=1, up to F acceptors crashed for good (the leader too), RM crashes, "
+                     "partitions, pauses, loss and duplication; checks atomic commitment",
+                     _sweep_paxos_commit),
     "paxos": ("single-decree Paxos, three proposers, random faults; checks agreement and validity",
               _sweep_paxos),
     "multipaxos": ("Multi-Paxos, ten commands, random faults; checks per-slot agreement and that every "

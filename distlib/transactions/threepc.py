@@ -372,7 +372,7 @@ def run_3pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping
             crash_at: float | str | None = None, restart_at: float | None = None,
             faults: FaultSchedule | str | None = None, until: float = 3.0, duplicate: float = 0.0,
             vote_timeout: float = 0.5, ack_timeout: float = 0.3, timeout: float = 1.0,
-            report_timeout: float = 0.1) -> ThreePCRun:
+            report_timeout: float = 0.1, log_delay: float = 0.005) -> ThreePCRun:
     """Run one transaction through 3PC on "coord", "p1".."pN" (the arguments of
     :func:`twopc.run_2pc`). ``crash_at`` points: "votes-in" (the coordinator, the moment the last
     participant has logged Prepared and its yes vote is on its way: nothing decided, nothing
@@ -394,8 +394,10 @@ def run_3pc(seed: int = 0, participants: int = 3, votes: Sequence[str] | Mapping
         want = "coord" if point in ("votes-in", "precommitting") else "a participant"
         if (crash == "coord") != (want == "coord"):
             raise ValueError(f"crash_at={point!r} applies to {want}, not {crash!r}")
-    coordinator_cls = _configured(ThreePCCoordinator, ack_timeout=ack_timeout)
-    participant_cls = _configured(ThreePCParticipant, timeout=timeout, report_timeout=report_timeout)
+    log_delay = number("log_delay", log_delay)
+    coordinator_cls = _configured(ThreePCCoordinator, ack_timeout=ack_timeout, log_delay=log_delay)
+    participant_cls = _configured(ThreePCParticipant, timeout=timeout, report_timeout=report_timeout,
+                                  log_delay=log_delay)
     names = _participant_names(integer("participants", participants, 1, 9))
     if point is not None and crash not in ("coord",) + names:
         raise ValueError(f"crash must name a node ({', '.join(('coord',) + names)}) or be None "
