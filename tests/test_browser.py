@@ -274,8 +274,9 @@ def test_chapter_runs_and_widgets_redraw_in_chromium(lab: Lab, tmp_path: Path, n
                 page.set_default_timeout(30_000)
                 page.goto(f"{lab.url}/lab/tree/{rel}?token={lab.token}")
                 page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
-                # Wait until the kernel is up before running anything.
-                deadline = time.monotonic() + 30
+                # Wait until the kernel is up before running anything (a loaded 2-core machine has
+                # taken more than 30 s to start one).
+                deadline = time.monotonic() + 120
                 while lab.kernel_states() != ["idle"]:
                     assert time.monotonic() < deadline, f"kernel not idle: {lab.kernel_states()}"
                     time.sleep(0.25)

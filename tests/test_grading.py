@@ -481,11 +481,17 @@ print("maxrss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 @pytest.mark.slow
 def test_grader_memory_stays_small_when_a_cell_prints_100_mb(tmp_path):
     flood = "for _ in range(1_000_000):\n    print('x' * 99)\n" + ADD_OK  # 100 MB, then the answer
-    path = tmp_path / NAME
-    path.write_text(_submission({"add": flood, "majority": MAJ_OK}))
-    proc = subprocess.run([PY, "-c", PRINTER, str(path), str(SOLUTIONS / NAME)], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    statuses, rss = proc.stdout.strip().split("\n")[-2:]
-    assert statuses == "[('add', 'pass'), ('majority', 'pass')]"
-    assert int(rss.split()[1]) < 160, rss  # the grader process; without the cap it held ~300 MB
+    peaks = {}
+    for label, add in (("quiet", ADD_OK), ("flood", flood)):
+        path = tmp_path / label / NAME
+        path.parent.mkdir()
+        path.write_text(_submission({"add": add, "majority": MAJ_OK}))
+        proc = subprocess.run([PY, "-c", PRINTER, str(path), str(SOLUTIONS / NAME)], capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        statuses, rss = proc.stdout.strip().split("\n")[-2:]
+        assert statuses == "[('add', 'pass'), ('majority', 'pass')]"
+        peaks[label] = int(rss.split()[1])
+    # The grader process's peak, over the same grading of a quiet notebook (the baseline depends on the
+    # environment's imports): without the cap 100 MB of prints added ~200 MB, with it a few MB.
+    assert peaks["flood"] - peaks["quiet"] < 60, peaks
