@@ -137,3 +137,44 @@ def test_rebinding_checks_cannot_pass_a_check(path: Path, tmp_path: Path):
                 checks_run += 1
                 assert run.status != "ok", f"{path.name}: check {meta['id']} passed with `checks` rebound"
     assert checks_run > 0
+
+
+def _shortcut_submission(path: Path) -> tuple[object, dict[str, str]]:
+    """The solutions notebook with every exercise that has a recorded shortcut answered by it (the
+    others keep the blank stub): what a student who delegates to the course's code hands in."""
+    from distlib.grading.notebooks import find_exercises, replace_block, stub_source
+
+    nb = read_notebook(path)
+    exercises, _ = find_exercises(nb)
+    used: dict[str, str] = {}
+    for ex in exercises:
+        cell = nb.cells[ex.solution_index]
+        shortcut = next((w for w in ex.wrong_answers if w.name.startswith("shortcut")), None)
+        if shortcut is None:
+            cell.source = stub_source(cell.source, ex.id)
+        else:
+            cell.source = replace_block(cell.source, shortcut.code)
+            used[ex.id] = shortcut.name
+    return nb, used
+
+
+@pytest.mark.skipif(not SOLUTIONS, reason="no solutions/*.ipynb yet")
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+def test_the_grader_scores_shortcuts_zero(path: Path, tmp_path: Path):
+    """In the grader (not only the strength tests): an answer that calls the shipped reference scores 0,
+    and the status says why."""
+    from distlib.grading.grader import grade_notebook
+    from distlib.grading.notebooks import write_notebook
+
+    nb, used = _shortcut_submission(path)
+    if not used:
+        pytest.skip(f"{path.name} records no shortcut answer")
+    submission = tmp_path / path.name
+    write_notebook(nb, submission)
+    graded = grade_notebook(submission, path, 120)
+    by_id = {e.id: e for e in graded.exercises}
+    for ex_id, name in used.items():
+        grade = by_id[ex_id]
+        assert grade.points == 0, f"{ex_id} ({name}) scored {grade.points}: {grade.status}"
+        assert "own answer" in grade.status or "ShortcutError" in grade.status, (ex_id, grade.status)
+    assert graded.points == 0, [(e.id, e.status) for e in graded.exercises if e.points]
