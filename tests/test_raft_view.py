@@ -130,8 +130,8 @@ def test_summary_text(crash_run):
     run, rec = crash_run
     text = raft_summary(rec)
     assert text == raft_summary(rec)
-    assert "leaders: t1 n2@0.183s, t2 n3@1.201s" in text
-    assert "n3   leader" in text
+    assert "leaders: t1 n2@0.183s, t2 n5@1.196s" in text
+    assert "n5   leader" in text
     early = raft_summary(rec, at=1.5)
     assert "n2   down" in early and "commit   ?" in early
 

@@ -26,6 +26,16 @@ Choices the figure leaves open, made here:
   of earlier terms commit promptly; ``noop_on_elect=False`` turns it off, which
   the :func:`figure8` scenario needs to replay the paper's Figure 8.
 * Snapshots (§7, Figure 13) are sent in one chunk (offset 0, done=true).
+* **Flow control** (after etcd-io/raft's ``Progress``): the leader keeps, per follower, a state —
+  *probe* (one AppendEntries at a time until the follower's log position is found), *replicate*
+  (entries streamed, at most ``max_inflight`` AppendEntries unanswered; commands that arrive while
+  the window is full wait and leave together in the next one) or *snapshot* (an InstallSnapshot is
+  out; nothing else is sent). A reply older than what the leader already knows never moves
+  ``nextIndex``/``matchIndex`` backwards and never triggers a send. A follower that has been sent
+  nothing for ``heartbeat`` seconds gets an AppendEntries (the heartbeat, Fig. 2 Leaders 1); what
+  was in flight to it by then is presumed lost and is sent again.
+* Failed AppendEntries replies name the ``prevLogIndex`` they refused (``reject_index``) so the
+  leader can tell a current refusal from a stale one.
 * :meth:`RaftNode.campaign` lets a scripted scenario start an election now, as
   if the election timer had fired.
 """
@@ -41,6 +51,8 @@ from distlib.sim import Annotate, Deliver, Node, World
 from distlib.sim.validate import flag, integer, number, span, subclass
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
+# A leader's view of one follower's replication (etcd-io/raft's Progress states).
+PROBE, REPLICATE, SNAPSHOT = "probe", "replicate", "snapshot"
 
 
 # ---- log entries, snapshots and the state-machine interface -------------------------------------
@@ -147,6 +159,7 @@ class AppendEntriesReply:
     match_index: int = 0                 # success: last index known to match the leader's log
     conflict_index: int = 0              # failure: where the leader should retry (fast back-off)
     conflict_term: int | None = None
+    reject_index: int | None = None      # failure: the prevLogIndex refused (tells stale from current)
 
     def __repr__(self) -> str:
         if self.success:
@@ -177,6 +190,24 @@ class InstallSnapshotReply:
         return f"SnapshotReply(term={self.term}, upTo={self.last_included_index})"
 
 
+# ---- flow control --------------------------------------------------------------------------------------
+@dataclass
+class Progress:
+    """The leader's view of one follower beyond nextIndex/matchIndex (etcd-io/raft's ``Progress``).
+
+    ``state`` is PROBE, REPLICATE or SNAPSHOT. ``inflight`` holds, oldest first, the last log index
+    carried by each AppendEntries still unanswered (in PROBE: the one probe, even if empty).
+    ``pending_snapshot`` is the last index of the InstallSnapshot out (SNAPSHOT only).
+    """
+
+    state: str = PROBE
+    inflight: deque[int] = field(default_factory=deque)
+    pending_snapshot: int = 0
+
+    def __repr__(self) -> str:
+        return f"Progress({self.state}, inflight={list(self.inflight)})"
+
+
 # ---- the server -----------------------------------------------------------------------------------
 class RaftNode(Node):
     """One Raft server.
@@ -189,12 +220,14 @@ class RaftNode(Node):
     * ``state_machine`` — a zero-argument factory for the replicated state machine.
     * ``noop_on_elect`` — a new leader appends a no-op of its term (§8).
     * ``max_entries`` — at most this many entries per AppendEntries.
+    * ``max_inflight`` — at most this many AppendEntries with entries unanswered per follower
+      (the replicate window; 1 = stop and wait, batching whatever arrives meanwhile).
     """
 
     def __init__(self, *, election_timeout: tuple[float, float] = (0.15, 0.3), heartbeat: float = 0.05,
                  snapshot_threshold: int | None = None,
                  state_machine: Callable[[], StateMachine] = ListMachine,
-                 noop_on_elect: bool = True, max_entries: int = 64):
+                 noop_on_elect: bool = True, max_entries: int = 64, max_inflight: int = 1):
         self.election_timeout = span("election_timeout", election_timeout)
         if number("heartbeat", heartbeat, above=True) >= self.election_timeout[0]:
             raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
@@ -208,6 +241,7 @@ class RaftNode(Node):
         self.noop_on_elect = flag("noop_on_elect", noop_on_elect)
         integer("max_entries", max_entries, 1)
         self.max_entries = max_entries
+        self.max_inflight = integer("max_inflight", max_inflight, 1)
 
     # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
     @property
@@ -285,6 +319,7 @@ class RaftNode(Node):
         self.votes: set[str] = set()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
+        self.progress: dict[str, Progress] = {}        # leaders only: flow control per follower
         # (index, term, command) of every entry applied since a checker last drained it.
         self.applied: deque[tuple[int, int, Any]] = deque(maxlen=10_000)
         self._reset_election_timer()
@@ -303,10 +338,12 @@ class RaftNode(Node):
             # Fig. 2, Followers 2 / Candidates 4: election timeout elapses -> start a new election.
             if self.role != LEADER:
                 self.campaign()
-        elif name == "heartbeat" and self.role == LEADER:
-            # Fig. 2, Leaders 1: send (empty or not) AppendEntries during idle periods.
-            self._replicate_all()
-            self.set_timer("heartbeat", self.heartbeat)
+        elif name.startswith("heartbeat ") and self.role == LEADER:
+            # Fig. 2, Leaders 1: send (empty or not) AppendEntries during idle periods. This timer
+            # fires only when nothing went to the follower for a whole heartbeat interval, so what
+            # is still unanswered by now is presumed lost (§5.3: "retries AppendEntries RPCs
+            # indefinitely") and is sent again.
+            self._resend(name.split(" ", 1)[1])
 
     def campaign(self) -> None:
         """Fig. 2, Candidates: on conversion to candidate, start an election."""
@@ -349,7 +386,9 @@ class RaftNode(Node):
         self.role = FOLLOWER
         self.votes = set()
         if was_leader:
-            self.cancel_timer("heartbeat")
+            for peer in self.progress:
+                self.cancel_timer(f"heartbeat {peer}")
+            self.progress = {}
             self._reset_election_timer()
             self.annotate(f"steps down (term {term})")
             self.on_lost_leadership()
@@ -388,20 +427,22 @@ class RaftNode(Node):
         # Fig. 2, Volatile state on leaders: reinitialized after election.
         self.next_index = {p: self.last_index + 1 for p in sorted(self.peers)}
         self.match_index = {p: 0 for p in sorted(self.peers)}
+        self.progress = {p: Progress() for p in sorted(self.peers)}   # probe: where does each log end?
         self.annotate(f"leader of term {self.current_term}")
         if self.noop_on_elect:
             # §8: a blank no-op entry at the start of the term commits earlier entries promptly.
             self.log.append(Entry(self.current_term, NOOP))
             self._advance_commit()
         # Fig. 2, Leaders 1: upon election, send initial empty AppendEntries to each server.
-        self._replicate_all()
-        self.set_timer("heartbeat", self.heartbeat)
+        for peer in sorted(self.peers):
+            self._send_append(peer)
 
     # ---- client commands (Fig. 2, Leaders 2) ------------------------------------------------------
     def propose(self, command: Any) -> int | None:
         """Leader only: append ``command`` to the log and start replicating it.
 
-        Returns its log index, or None if this node is not the leader.
+        Returns its log index, or None if this node is not the leader. Followers whose window is
+        full get the command later, batched with whatever else arrived meanwhile.
         """
         if self.role != LEADER:
             return None
@@ -416,31 +457,77 @@ class RaftNode(Node):
             self._replicate(peer)
 
     def _replicate(self, peer: str) -> None:
+        """Send ``peer`` the entries it lacks, if its flow control lets us (else they wait)."""
+        pr = self.progress[peer]
+        if pr.state == SNAPSHOT or (pr.state == PROBE and pr.inflight):
+            return     # wait for the reply (or the heartbeat timeout) before sending more
+        if pr.state == REPLICATE and len(pr.inflight) >= self.max_inflight:
+            return     # window full: new entries leave together when a reply frees a slot
+        if self.next_index[peer] > self.last_index:
+            return     # nothing new; the heartbeat timer keeps the follower's election timer quiet
+        self._send_append(peer)
+
+    def _send_append(self, peer: str) -> None:
         """Fig. 2, Leaders 3: send AppendEntries with entries from nextIndex (or a snapshot, §7)."""
+        pr = self.progress[peer]
         ni = self.next_index[peer]
         snap = self.snapshot
+        self.set_timer(f"heartbeat {peer}", self.heartbeat)     # it has heard from us: restart the wait
         if ni <= snap.last_index:
             # §7: the entries the follower needs were discarded -> send the snapshot instead.
+            pr.state, pr.pending_snapshot = SNAPSHOT, snap.last_index
+            pr.inflight.clear()
             self.send(peer, InstallSnapshot(self.current_term, self.id, snap.last_index, snap.last_term,
                                             snap.data))
             return
         prev = ni - 1
         start = prev - snap.last_index            # position of index ni in self.log
         entries = tuple(self.log[start:start + self.max_entries])
+        last = prev + len(entries)
+        if pr.state == PROBE:
+            pr.inflight.clear()
+            pr.inflight.append(last)              # the one probe
+        elif entries:
+            pr.inflight.append(last)
+            self.next_index[peer] = last + 1      # optimistic: the next message continues after these
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), entries,
                                       self.commit_index))
+
+    def _resend(self, peer: str) -> None:
+        """Nothing went to ``peer`` for a heartbeat interval: presume what is in flight lost, send again."""
+        pr = self.progress[peer]
+        if pr.state == REPLICATE and pr.inflight:
+            self.next_index[peer] = self.match_index[peer] + 1
+            pr.state = PROBE
+        elif pr.state == SNAPSHOT:
+            self.next_index[peer] = self.match_index[peer] + 1
+            pr.state = PROBE
+        pr.inflight.clear()
+        self._send_append(peer)     # entries from nextIndex, an empty heartbeat, or the snapshot again
 
     def _on_append_reply(self, src: str, msg: AppendEntriesReply) -> None:
         if self.role != LEADER or msg.term != self.current_term:
             return   # a stale reply from an earlier term
+        pr = self.progress[src]
         if msg.success:
-            # Fig. 2, Leaders 3: successful -> update nextIndex and matchIndex for the follower.
+            # Fig. 2, Leaders 3: successful -> update nextIndex and matchIndex for the follower. Never
+            # backwards: a reordered or duplicated reply may report less than we already know.
             self.match_index[src] = max(self.match_index[src], msg.match_index)
-            self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+            match = self.match_index[src]
+            self.next_index[src] = max(self.next_index[src], match + 1)
+            while pr.inflight and pr.inflight[0] <= msg.match_index:
+                pr.inflight.popleft()             # these AppendEntries are answered
+            if pr.state == PROBE and not pr.inflight:
+                pr.state = REPLICATE              # the follower's log position is found: stream
+                self.next_index[src] = match + 1
             self._advance_commit()
-            if self.next_index[src] <= self.last_index:
-                self._replicate(src)    # more to send
+            self._replicate(src)    # more to send, if the window allows
             return
+        rejected = msg.reject_index if msg.reject_index is not None else self.next_index[src] - 1
+        if rejected <= self.match_index[src] or pr.state == SNAPSHOT:
+            return   # stale: it refused a prefix we have since seen match (or predates the snapshot)
+        if pr.state == PROBE and pr.inflight and rejected != self.next_index[src] - 1:
+            return   # stale: not the answer to the probe now in flight
         # Fig. 2, Leaders 3: fails because of log inconsistency -> decrement nextIndex and retry,
         # here with the fast back-off of §5.3: skip the follower's whole conflicting term.
         ni = msg.conflict_index
@@ -448,8 +535,10 @@ class RaftNode(Node):
             last_of_term = self._last_index_of_term(msg.conflict_term)
             if last_of_term is not None:
                 ni = last_of_term + 1
-        self.next_index[src] = max(self.match_index[src] + 1, min(ni, self.last_index + 1), 1)
-        self._replicate(src)
+        self.next_index[src] = max(self.match_index[src] + 1, min(ni, rejected, self.last_index + 1), 1)
+        pr.state = PROBE
+        pr.inflight.clear()
+        self._send_append(src)
 
     def _last_index_of_term(self, term: int) -> int | None:
         for k in range(len(self.log) - 1, -1, -1):
@@ -480,11 +569,11 @@ class RaftNode(Node):
     def _on_append_entries(self, src: str, msg: AppendEntries) -> None:
         # Fig. 2, AppendEntries receiver 1: reply false if term < currentTerm (§5.1).
         if msg.term < self.current_term:
-            self.send(src, AppendEntriesReply(self.current_term, False))
+            self.send(src, AppendEntriesReply(self.current_term, False))   # the sender steps down
             return
         if self.role == LEADER:
             # Two leaders in one term cannot happen (Election Safety); only a broken variant gets here.
-            self.send(src, AppendEntriesReply(self.current_term, False))
+            self.send(src, AppendEntriesReply(self.current_term, False, reject_index=msg.prev_log_index))
             return
         # Fig. 2, Candidates 3: AppendEntries from the new leader -> convert to follower.
         if self.role == CANDIDATE:
@@ -508,7 +597,8 @@ class RaftNode(Node):
         # Fig. 2, AppendEntries receiver 2: reply false if the log has no entry at prevLogIndex whose
         # term matches prevLogTerm (the consistency check, §5.3).
         if prev > self.last_index:
-            self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=self.last_index + 1))
+            self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=self.last_index + 1,
+                                              reject_index=msg.prev_log_index))
             return
         my_prev_term = self.term_at(prev)
         if my_prev_term != prev_term:
@@ -516,7 +606,7 @@ class RaftNode(Node):
             while first - 1 > snap_index and self.term_at(first - 1) == my_prev_term:
                 first -= 1
             self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=first,
-                                              conflict_term=my_prev_term))
+                                              conflict_term=my_prev_term, reject_index=msg.prev_log_index))
             return
         log = self.log
         for k, entry in enumerate(entries):
@@ -588,11 +678,16 @@ class RaftNode(Node):
     def _on_snapshot_reply(self, src: str, msg: InstallSnapshotReply) -> None:
         if self.role != LEADER or msg.term != self.current_term:
             return
+        pr = self.progress[src]
         self.match_index[src] = max(self.match_index[src], msg.last_included_index)
         self.next_index[src] = max(self.next_index[src], self.match_index[src] + 1)
+        if pr.state == SNAPSHOT and self.match_index[src] >= pr.pending_snapshot:
+            # The follower holds everything up to the snapshot: stream from there on.
+            pr.state = REPLICATE
+            pr.inflight.clear()
+            self.next_index[src] = self.match_index[src] + 1
         self._advance_commit()
-        if self.next_index[src] <= self.last_index:
-            self._replicate(src)
+        self._replicate(src)
 
     # ---- hooks for layers on top (raft_kv) ------------------------------------------------------
     def on_apply(self, index: int, entry: Entry, result: Any) -> None:
@@ -658,6 +753,7 @@ class RaftRun:
     name: str
     world: World
     notes: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)     # figures a scenario measured
 
     @property
     def nodes(self) -> dict[str, RaftNode]:
@@ -891,4 +987,94 @@ def restarted_voter(*, cls: type[RaftNode] = RaftNode, seed: int = 0,
     run.notes.append("n2 voted for " + ", ".join(
         rec.dst for rec in world.trace.of(Deliver)
         if rec.src == "n2" and isinstance(rec.msg, RequestVoteReply) and rec.msg.granted) + " in term 1")
+    return run
+
+
+# ---- message cost (issue: Raft's message efficiency) ------------------------------------------------
+def sequential_commands(seed: int = 0, *, n: int = 3, commands: int = 10, latency: Any = (0.005, 0.015),
+                        wait: str = "leader", cls: type[RaftNode] = RaftNode, **config: Any) -> RaftRun:
+    """``commands`` commands, one after another, on a healthy cluster; counts the AppendEntries.
+
+    A leader is elected first (1 s); then each command is proposed when the previous one is
+    done: committed at the leader (``wait="leader"``, a client got its answer) or applied on every
+    server (``wait="all"``, as a widely used lab test suite waits). ``run.stats`` holds
+    ``append`` (AppendEntries delivered in that window), ``followers`` and ``per_entry``
+    (AppendEntries per committed entry per follower).
+    """
+    integer("commands", commands, 1)
+    if wait not in ("leader", "all"):
+        raise ValueError(f"wait must be one of ('leader', 'all') (got {wait!r})")
+    world = make_cluster(n, seed=seed, cls=cls, latency=latency, **config)
+    world.run(until=1.0)
+    leader = _current_leader(world)
+    run = RaftRun("sequential_commands", world)
+    if leader is None:
+        run.notes.append("no leader after 1 s")
+        return run
+    node = world.nodes[leader]
+    start = world.now
+    done: dict[str, float] = {}
+
+    def client() -> Any:
+        for k in range(commands):
+            index = node.propose(f"cmd{k}")
+            if index is None:
+                return                      # the leader lost its leadership: the run reports it
+            while not (node.commit_index >= index if wait == "leader"
+                       else all(s.last_applied >= index for s in world.nodes.values())):
+                yield world.env.timeout(0.001)
+        done["t"] = world.now
+
+    world.process(client())
+    world.run(until=start + 10.0)
+    end = done.get("t", world.now)
+    count = sum(1 for r in world.trace.of(Deliver)
+                if isinstance(r.msg, AppendEntries) and start <= r.time <= end)
+    followers = n - 1
+    run.stats = {"append": count, "followers": followers, "per_entry": count / (commands * max(followers, 1)),
+                 "done": "t" in done}
+    when = "committed at the leader" if wait == "leader" else "applied everywhere"
+    run.notes.append(f"{commands} commands (the next one when {when}): {count} AppendEntries delivered, "
+                     f"{run.stats['per_entry']:.2f} per entry per follower")
+    return run
+
+
+def churn(seed: int = 0, *, n: int = 5, duration: float = 10.0, faults: int = 6, period: float = 0.01,
+          snapshot_threshold: int | None = 8, cls: type[RaftNode] = RaftNode,
+          monitors: Iterable[Callable[[World], None]] = (), **config: Any) -> RaftRun:
+    """``n`` servers under ``faults`` random crashes and partitions; counts messages per committed entry.
+
+    Every ``period`` seconds each server that believes it leads gets a command (so a deposed leader
+    in a minority keeps trying too). ``run.stats``: ``messages`` and ``append`` sent, ``committed``
+    (the highest commit index), ``per_entry`` and ``append_per_entry``, ``per_second``.
+    """
+    from distlib.sim import FaultSchedule, Send
+    duration = number("duration", duration, above=True)
+    period = number("period", period, above=True)
+    world = make_cluster(n, seed=seed, cls=cls, monitors=monitors, snapshot_threshold=snapshot_threshold,
+                         **config)
+    names = sorted(world.nodes)
+    FaultSchedule.random(seed, names, horizon=duration * 0.9, faults=faults, kinds=("crash", "partition"),
+                         max_duration=duration / 4).apply(world)
+
+    def proposer() -> Any:
+        k = 0
+        while True:
+            yield world.env.timeout(period)
+            for name in names:
+                if world.status[name] == "up" and world.nodes[name].role == LEADER:
+                    k += 1
+                    world.nodes[name].propose(f"cmd{k}")
+
+    world.process(proposer())
+    world.run(until=duration)
+    run = RaftRun("churn", world)
+    sends = world.trace.of(Send)
+    append = sum(1 for r in sends if isinstance(r.msg, AppendEntries))
+    committed = max(node.commit_index for node in world.nodes.values())
+    run.stats = {"messages": len(sends), "append": append, "committed": committed,
+                 "per_entry": len(sends) / max(committed, 1), "append_per_entry": append / max(committed, 1),
+                 "per_second": len(sends) / duration}
+    run.notes.append(f"{len(sends)} messages ({append} AppendEntries) for {committed} committed entries: "
+                     f"{run.stats['per_entry']:.1f} per entry")
     return run
