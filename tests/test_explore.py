@@ -354,3 +354,87 @@ def test_2pc_majority_coordinator_commits_over_a_no_vote():
     assert bad.status == "violation" and "p3 aborted" in bad.message
     assert len(bad.counterexample) == 6       # start, 3 Prepares, 2 yes votes: commit
     assert any("p3" in v for v in _replays_faithfully(bad, bad_nodes))
+
+
+# ---- symmetry reduction (opt-in) ------------------------------------------------------------------
+RMS3 = [("r1", "r2", "r3")]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_symmetry_counts_exactly_the_orbits_of_twophase(n):
+    # spec_states(symmetric=True) renames RMs in the spec's own state tuples, no explorer involved
+    result = check_twophase(n, symmetry=[tuple(f"r{i}" for i in range(1, n + 1))])
+    assert result.ok and result.states == spec_states(n, symmetric=True)
+    assert (spec_states(3, symmetric=True), spec_states(3)) == (80, 288)
+
+
+def _shapes(nodes: dict, symmetry: Any, keep: bool = True) -> tuple[set, set]:
+    """Every state's shape up to renaming RMs, and the shapes of TCConsistent violations."""
+    shapes: set = set()
+    bad: set = set()
+
+    def record(view: StateView) -> bool:
+        rms = tuple(sorted(s["rm_state"] for s in view.states.values() if "rm_state" in s))
+        tm = view.states["tm"]
+        shape = (tm["tm_state"], len(tm["tm_prepared"]), rms,
+                 tuple(sorted(type(m.msg).__name__ for m in view.messages)))
+        shapes.add(shape)
+        if tc_consistent(view) is not True:
+            bad.add(shape)
+        return True
+
+    assert explore(nodes, {"record": record}, keep_messages=keep, symmetry=symmetry).ok
+    return shapes, bad
+
+
+def test_symmetry_reaches_the_same_states_and_violations_up_to_renaming():
+    nodes = twophase_nodes(3)
+    nodes["tm"] = (MajorityTM, nodes["tm"][1])
+    full, full_bad = _shapes(nodes, None)
+    reduced, reduced_bad = _shapes(nodes, RMS3)
+    assert full_bad and reduced_bad == full_bad
+    assert reduced == full
+    assert explore(nodes, {}, keep_messages=True, symmetry=RMS3).states < \
+        explore(nodes, {}, keep_messages=True).states
+
+
+def test_symmetry_finds_the_same_counterexamples_and_they_replay():
+    nodes = twophase_nodes(3)
+    nodes["tm"] = (MajorityTM, nodes["tm"][1])
+    full = explore(nodes, {"TCConsistent": tc_consistent}, keep_messages=True)
+    reduced = explore(nodes, {"TCConsistent": tc_consistent}, keep_messages=True, symmetry=RMS3)
+    assert (reduced.status, reduced.invariant, len(reduced.counterexample)) == \
+        (full.status, full.invariant, len(full.counterexample)) == ("violation", "TCConsistent", 7)
+    assert reduced.states < full.states
+    world = replay(reduced.counterexample, nodes, keep_messages=True)
+    final = {n: world.nodes[n].rm_state for n in ("r1", "r2", "r3")}
+    assert "committed" in final.values() and "aborted" in final.values()
+
+
+@pytest.mark.parametrize("kind", ["nolog", "eager"])
+def test_symmetry_finds_the_2pc_crash_bugs_with_the_same_shortest_runs(kind):
+    from distlib.check.atomic import check_atomic_commitment
+    from distlib.transactions.twopc import EagerCoordinator, NoLogParticipant
+    nodes = (twopc_nodes(2, part=NoLogParticipant) if kind == "nolog"
+             else twopc_nodes(2, coord=EagerCoordinator, coord_log_delay=0.005))
+    full = explore(nodes, _atomic(), max_crashes=1, max_depth=12)
+    reduced = explore(nodes, _atomic(), max_crashes=1, max_depth=12, symmetry=[("p1", "p2")])
+    assert reduced.status == full.status == "violation"
+    assert len(reduced.counterexample) == len(full.counterexample) == 8
+    assert reduced.states < 0.6 * full.states        # at most 2 renamings: about half the states
+    assert check_atomic_commitment(replay(reduced.counterexample, nodes))
+    # the correct protocol stays correct on the quotient
+    assert explore(twopc_nodes(2), _atomic(), max_crashes=1, max_depth=8, symmetry=[("p1", "p2")]).ok
+
+
+def test_symmetry_groups_must_really_be_interchangeable():
+    with pytest.raises(ValueError, match="same class and configuration"):
+        explore(twopc_nodes(3, votes={"p3": "no"}), {}, symmetry=[("p1", "p2", "p3")])
+    with pytest.raises(ValueError, match="unknown node"):
+        explore(twophase_nodes(2), {}, symmetry=[("r1", "r9")])
+    with pytest.raises(ValueError, match="symmetry must be"):
+        explore(twophase_nodes(2), {}, symmetry=[("r1",)])
+    with pytest.raises(ValueError, match="crashable"):
+        explore(twophase_nodes(2), {}, symmetry=[("r1", "r2")], crashable=["r1"])
+    with pytest.raises(ValueError, match="same class and configuration"):
+        explore(twophase_nodes(2), {}, symmetry=[("tm", "r1")])
