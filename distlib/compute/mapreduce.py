@@ -46,7 +46,7 @@ from typing import Any
 
 from distlib.sim import FaultSchedule, Node, World, as_schedule
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.validate import flag, integer, number, one_of
+from distlib.sim.validate import flag, integer, number, one_of, subclass
 
 from .dfs import (
     DFS,
@@ -1030,14 +1030,16 @@ def run_mapreduce(seed: int = 0, *, job: str | Job = "wordcount",
                   slow: Mapping[str, float] | None = None, faults: FaultSchedule | str | None = None,
                   loss: float = 0.0, duplicate: float = 0.0, latency: Any = (0.002, 0.006),
                   costs: Costs | None = None, until: float = 60.0, broken: str | None = None,
-                  pattern: str = "error", max_failures: int = 3) -> MapReduceRun:
+                  pattern: str = "error", max_failures: int = 3,
+                  master_cls: type[Master] | None = None) -> MapReduceRun:
     """Run one MapReduce job on ``workers`` workers (``w1..wN``), a master and a name node ``nn``.
 
     ``job``: a name from :data:`JOB_NAMES` or a :class:`Job`; ``files``: path -> lines (default: the
     job's :func:`~distlib.compute.jobs.sample_input` with ``lines`` lines); ``maps``/``reduces``: M and
     R; ``slow``: worker -> factor >= 1 (stragglers); ``faults``: a schedule or its text over the workers
     (and master/nn); ``broken``: None, "append" (reduce without atomic rename) or "forget-maps" (a master
-    that does not re-run a failed worker's completed maps). Runs until the job ends or ``until``.
+    that does not re-run a failed worker's completed maps); ``master_cls``: a :class:`Master` subclass to
+    run instead (chapter 09's exercises plug a learner's rule into one). Runs until the job ends or ``until``.
     """
     seed = check_seed(seed)
     nworkers = integer("workers", workers, 1, 64)
@@ -1046,6 +1048,8 @@ def run_mapreduce(seed: int = 0, *, job: str | Job = "wordcount",
     flag("backups", backups)
     if broken is not None:
         one_of("broken", broken, BROKEN)
+    if master_cls is not None:
+        subclass("master_cls", master_cls, Master)
     names = worker_names(nworkers)
     if isinstance(job, Job):
         if files is None:
@@ -1072,7 +1076,8 @@ def run_mapreduce(seed: int = 0, *, job: str | Job = "wordcount",
     splits = dfs.load_input(files, maps)
     schedule = as_schedule(faults, [MASTER, NAMENODE, *names])
     world = World(seed, latency=latency, loss=loss, duplicate=duplicate)
-    master_cls = ForgetfulMaster if broken == "forget-maps" else Master
+    if master_cls is None:
+        master_cls = ForgetfulMaster if broken == "forget-maps" else Master
     worker_cls = AppendWorker if broken == "append" else Worker
     world.add_node(MASTER, master_cls, workers=names, splits=splits, reduces=reduces, racks=dfs.racks,
                    backups=backups, max_failures=max_failures)
