@@ -334,6 +334,29 @@ def raft_figure8(seed: int = 0) -> Any:
     return figure8(seed=seed)
 
 
+@register("raft-churn", "Raft: five servers under six random crashes/partitions for 10 s, a command every "
+          "10 ms to whoever believes it leads; messages per committed entry", ("seed", "until"),
+          lambda n: _names(5))
+def raft_churn(seed: int = 0, until: float = 10.0) -> Any:
+    from distlib.consensus.raft import churn
+    return churn(seed, duration=number("until", until, above=True))
+
+
+@register("raft-flapping", "Raft: n5's network flaps (0.5 s cut off, 0.5 s back) for a minute; plain Raft, "
+          "so n5's inflated term deposes the leader every time it returns", ("seed", "until"),
+          lambda n: _names(5))
+def raft_flapping(seed: int = 0, until: float = 60.0) -> Any:
+    from distlib.consensus.raft import flapping
+    return flapping(seed, duration=number("until", until, above=True))
+
+
+@register("raft-flapping-prevote", "Raft with PreVote and CheckQuorum (thesis 9.6) under the same flapping "
+          "network: n5 never leaves term 1, the leader stays", ("seed", "until"), lambda n: _names(5))
+def raft_flapping_prevote(seed: int = 0, until: float = 60.0) -> Any:
+    from distlib.consensus.raft import flapping
+    return flapping(seed, duration=number("until", until, above=True), pre_vote=True, check_quorum=True)
+
+
 # ---- the replicated register of chapter 01 (distlib.storage) ---------------------------------------
 def _register_scenario(mode: str):
     def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | str | None = None,
@@ -423,6 +446,19 @@ def _sweep_raft() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
     def run(seed: int) -> Any:   # as benchmarks/bench_raft.py: every 10th seed a key-value run
         kv = seed % 10 == 9
         return fuzz(seed, duration=2.0, cls=KVNode if kv else RaftNode, kv=kv)
+
+    return run, lambda result: result.problems()
+
+
+def _sweep_raft_prevote() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.raft_invariants import fuzz
+    from distlib.consensus.raft import RaftNode
+    from distlib.consensus.raft_kv import KVNode
+
+    def run(seed: int) -> Any:   # the raft sweep with PreVote and CheckQuorum on
+        kv = seed % 10 == 9
+        return fuzz(seed, duration=2.0, cls=KVNode if kv else RaftNode, kv=kv, pre_vote=True,
+                    check_quorum=True)
 
     return run, lambda result: result.problems()
 
@@ -519,6 +555,58 @@ def _sweep_mapreduce() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]
     return random_mapreduce, check_mapreduce
 
 
+# ---- the lock service (chapter 08; distlib.coordination, imported lazily) ------------------------------
+def _lockservice_names(_n: int | None) -> list[str]:
+    return ["n1", "n2", "n3", "n4", "n5", "res", "c1", "c2", "c3"]
+
+
+@register("lockservice", "chapter 08's Chubby-style cell (5 Raft replicas, master = leader): three clients "
+          "elect a primary through /ls/cell/svc/primary and write to a resource with sequencers",
+          ("seed", "faults", "until", "loss"), _lockservice_names)
+def lockservice(seed: int = 0, faults: FaultSchedule | str | None = None, until: float = 3.0,
+                loss: float = 0.0) -> Any:
+    from distlib.coordination.runs import run_cell
+    return run_cell(seed, election=3, faults=faults, until=until, loss=loss, note=" (primary election)")
+
+
+@register("lockservice-gc-pause", "the primary pauses (a 2 s GC) after deciding to write; its session "
+          "expires, c2 becomes primary; the late write carries a stale sequencer and is rejected",
+          ("seed", "until"), lambda n: _lockservice_names(n)[:8])
+def lockservice_gc_pause(seed: int = 0, until: float = 5.0) -> Any:
+    from distlib.coordination.runs import gc_pause
+    return gc_pause(seed, fenced=True, until=until)
+
+
+@register("lockservice-gc-pause-unfenced", "the same pause without sequencers: the late write lands after "
+          "the new primary's (effects of two lock generations interleave)", ("seed", "until"),
+          lambda n: _lockservice_names(n)[:8])
+def lockservice_gc_pause_unfenced(seed: int = 0, until: float = 5.0) -> Any:
+    from distlib.coordination.runs import gc_pause
+    return gc_pause(seed, fenced=False, until=until)
+
+
+@register("lockservice-failover", "the master crashes at 1.0 while three clients hold sessions; jeopardy, "
+          "then the new master extends every lease and the sessions survive (grace period)",
+          ("seed", "until"), lambda n: ["n1", "n2", "n3", "n4", "n5", "res", "i1", "i2", "i3"])
+def lockservice_failover(seed: int = 0, until: float = 4.0) -> Any:
+    from distlib.coordination.runs import failover
+    return failover(seed, grace=True, until=until)
+
+
+@register("lockservice-failover-no-grace", "BROKEN: the same fail-over with clients that have no grace "
+          "period: they give up sessions the new master still holds", ("seed", "until"),
+          lambda n: ["n1", "n2", "n3", "n4", "n5", "res", "i1", "i2", "i3"])
+def lockservice_failover_no_grace(seed: int = 0, until: float = 4.0) -> Any:
+    from distlib.coordination.runs import failover
+    return failover(seed, grace=False, until=until)
+
+
+def _sweep_lockservice() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.lockservice import check_lockservice
+    from distlib.coordination.runs import random_lockservice
+    return random_lockservice, check_lockservice
+
+
 SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]]] = {
     "2pc": ("two-phase commit under random crashes/partitions/pauses, loss and duplication; "
             "checks atomic commitment", _sweep_2pc),
@@ -537,6 +625,8 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "raft": ("Raft under random faults, loss, duplication, reordering; checks the four safety "
              "properties after every event (every 10th seed a KV run, checked for linearizability)",
              _sweep_raft),
+    "raft-prevote": ("the raft sweep with PreVote and CheckQuorum (thesis 9.6) switched on",
+                     _sweep_raft_prevote),
     "dynamo": ("chapter 07's Dynamo-style store (VV, sloppy quorum, N=3 R=W=2) under random crashes/"
                "partitions/"
                "pauses, loss, duplication; checks durability after restarts, convergence after handoff and "
@@ -551,6 +641,10 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "mapreduce": ("MapReduce (one of five jobs, random M, R, 3-6 workers) under random worker crashes, "
                   "pauses, partitions, a slow worker, loss and duplication; checks the output equals the "
                   "sequential reference, one execution per output file, termination", _sweep_mapreduce),
+    "lockservice": ("chapter 08's lock service: three primaries-to-be (stepping down after a random hold), "
+                    "two namespace clients, random replica crashes, client pauses, partitions, loss, "
+                    "drifting clocks; checks fenced effects, beliefs, session safety, namespace "
+                    "linearizability", _sweep_lockservice),
     "sharded-kv": ("chapter 06's sharded KV store: a join and a leave under random crashes/partitions/"
                    "pauses (cfg included), loss and duplication; checks no acked write lost or "
                    "duplicated, keys only on their owners, linearizability", _sweep_sharded_kv),

@@ -55,9 +55,11 @@ class FakeRuntime:
         self.sent: list[tuple[str, str, object, dict]] = []
         self.timers: dict[tuple[str, str], float] = {}
         self.storages: dict[str, dict] = {}
+        self.time = 0.0          # simulated time: a test moves it by hand
 
+    @property
     def now(self) -> float:
-        return 0.0
+        return self.time
 
     def send(self, src, dst, msg):
         # Record what was on "disk" at the moment the reply left: persistence must come first.

@@ -34,6 +34,14 @@ Choices the figure leaves open, made here:
   ``nextIndex``/``matchIndex`` backwards and never triggers a send. A follower that has been sent
   nothing for ``heartbeat`` seconds gets an AppendEntries (the heartbeat, Fig. 2 Leaders 1); what
   was in flight to it by then is presumed lost and is sent again.
+* **PreVote and CheckQuorum** (Ongaro's thesis §9.6, §4.2.3; both off by default, so the core is
+  Figure 2 and the chapter can show the disruption they cure). With ``pre_vote`` a server whose
+  election timer fires first asks for *pre-votes* without touching its term; a peer grants one only if
+  the log is up to date and it has not heard from a leader within the minimum election timeout. A
+  server cut off alone can no longer inflate its term and depose a healthy leader when it returns.
+  With ``check_quorum`` a leader that has not heard from a majority for a minimum election timeout
+  steps down, and a server that heard from its leader within the minimum election timeout ignores
+  RequestVote (it neither grants it nor adopts its term — "leader stickiness").
 * Failed AppendEntries replies name the ``prevLogIndex`` they refused (``reject_index``) so the
   leader can tell a current refusal from a stale one.
 * :meth:`RaftNode.campaign` lets a scripted scenario start an election now, as
@@ -138,6 +146,30 @@ class RequestVoteReply:
 
 
 @dataclass(frozen=True)
+class PreVote:
+    """Thesis §9.6: "would you vote for me in ``term``?" — sent without incrementing currentTerm."""
+
+    term: int                # the term the sender would campaign in (its currentTerm + 1)
+    candidate: str
+    last_log_index: int
+    last_log_term: int
+
+    def __repr__(self) -> str:
+        return (f"PreVote(term={self.term}, cand={self.candidate}, lastIdx={self.last_log_index}, "
+                f"lastTerm={self.last_log_term})")
+
+
+@dataclass(frozen=True)
+class PreVoteReply:
+    term: int                # the receiver's currentTerm (a higher one makes the asker adopt it)
+    granted: bool
+    for_term: int            # the term the pre-vote was asked for
+
+    def __repr__(self) -> str:
+        return f"PreVoteReply(term={self.term}, granted={self.granted}, for={self.for_term})"
+
+
+@dataclass(frozen=True)
 class AppendEntries:
     term: int
     leader: str
@@ -222,12 +254,14 @@ class RaftNode(Node):
     * ``max_entries`` — at most this many entries per AppendEntries.
     * ``max_inflight`` — at most this many AppendEntries with entries unanswered per follower
       (the replicate window; 1 = stop and wait, batching whatever arrives meanwhile).
+    * ``pre_vote`` / ``check_quorum`` — the thesis §9.6 extensions (see the module docstring).
     """
 
     def __init__(self, *, election_timeout: tuple[float, float] = (0.15, 0.3), heartbeat: float = 0.05,
                  snapshot_threshold: int | None = None,
                  state_machine: Callable[[], StateMachine] = ListMachine,
-                 noop_on_elect: bool = True, max_entries: int = 64, max_inflight: int = 1):
+                 noop_on_elect: bool = True, max_entries: int = 64, max_inflight: int = 1,
+                 pre_vote: bool = False, check_quorum: bool = False):
         self.election_timeout = span("election_timeout", election_timeout)
         if number("heartbeat", heartbeat, above=True) >= self.election_timeout[0]:
             raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
@@ -242,6 +276,8 @@ class RaftNode(Node):
         integer("max_entries", max_entries, 1)
         self.max_entries = max_entries
         self.max_inflight = integer("max_inflight", max_inflight, 1)
+        self.pre_vote = flag("pre_vote", pre_vote)
+        self.check_quorum = flag("check_quorum", check_quorum)
 
     # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
     @property
@@ -320,6 +356,9 @@ class RaftNode(Node):
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
         self.progress: dict[str, Progress] = {}        # leaders only: flow control per follower
+        self.pre_votes: set[str] | None = None          # pre-votes gathered (a pre-vote round is on)
+        self.heard_leader_at: float | None = None       # when a leader last reached us (stickiness)
+        self.recent_active: set[str] = set()            # leaders: peers heard from since the last check
         # (index, term, command) of every entry applied since a checker last drained it.
         self.applied: deque[tuple[int, int, Any]] = deque(maxlen=10_000)
         self._reset_election_timer()
@@ -335,9 +374,22 @@ class RaftNode(Node):
     # ---- events ------------------------------------------------------------------------------------
     def on_timer(self, name: str) -> None:
         if name == "election":
-            # Fig. 2, Followers 2 / Candidates 4: election timeout elapses -> start a new election.
+            # Fig. 2, Followers 2 / Candidates 4: election timeout elapses -> start a new election
+            # (with PreVote: first find out whether it could be won, §9.6).
             if self.role != LEADER:
-                self.campaign()
+                if self.pre_vote:
+                    self.pre_campaign()
+                else:
+                    self.campaign()
+        elif name == "check quorum" and self.role == LEADER:
+            # Thesis §6.2/§9.6 CheckQuorum: no word from a majority for a minimum election timeout ->
+            # we may be the stale side of a partition; stop acting as leader (the term is unchanged).
+            if len(self.recent_active) + 1 < self.majority:
+                self.annotate(f"steps down (term {self.current_term}): no quorum heard")
+                self._stop_leading()
+            else:
+                self.recent_active = set()
+                self.set_timer("check quorum", self.election_timeout[0])
         elif name.startswith("heartbeat ") and self.role == LEADER:
             # Fig. 2, Leaders 1: send (empty or not) AppendEntries during idle periods. This timer
             # fires only when nothing went to the follower for a whole heartbeat interval, so what
@@ -345,10 +397,45 @@ class RaftNode(Node):
             # indefinitely") and is sent again.
             self._resend(name.split(" ", 1)[1])
 
+    def pre_campaign(self) -> None:
+        """Thesis §9.6 PreVote: ask whether we could win term currentTerm+1 before moving to it."""
+        if self.role == LEADER:
+            return
+        self.pre_votes = {self.id}
+        self._reset_election_timer()
+        term = self.current_term + 1
+        self.annotate(f"pre-candidate for term {term}")
+        if len(self.pre_votes) >= self.majority:
+            self.campaign()
+            return
+        self.broadcast(PreVote(term, self.id, self.last_index, self.last_term))
+
+    def _leader_is_fresh(self) -> bool:
+        """We heard from a current leader within the minimum election timeout (or we are it)."""
+        if self.role == LEADER:
+            return True
+        return self.heard_leader_at is not None and self.now - self.heard_leader_at < self.election_timeout[0]
+
+    def _on_pre_vote(self, src: str, msg: PreVote) -> None:
+        # Grant if we would vote in that term: it is above ours, the log is up to date (§5.4.1), and
+        # no leader has been heard from lately (a healthy leader's followers refuse the disrupter).
+        granted = (msg.term > self.current_term and not self._leader_is_fresh()
+                   and self._candidate_up_to_date(msg))
+        self.send(src, PreVoteReply(self.current_term, granted, msg.term))
+
+    def _on_pre_vote_reply(self, src: str, msg: PreVoteReply) -> None:
+        if self.pre_votes is None or self.role == LEADER or msg.for_term != self.current_term + 1:
+            return
+        if msg.granted:
+            self.pre_votes.add(src)
+            if len(self.pre_votes) >= self.majority:
+                self.campaign()
+
     def campaign(self) -> None:
         """Fig. 2, Candidates: on conversion to candidate, start an election."""
         if self.role == LEADER:
             return
+        self.pre_votes = None
         term = self.current_term + 1
         self._persist_term_vote(term, self.id)          # increment currentTerm, vote for self
         self.role = CANDIDATE
@@ -362,6 +449,14 @@ class RaftNode(Node):
         self.broadcast(RequestVote(term, self.id, self.last_index, self.last_term))
 
     def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, PreVote):
+            self._on_pre_vote(src, msg)        # its term is hypothetical: never adopted
+            return
+        if self.role == LEADER and src in self.progress:
+            self.recent_active.add(src)        # CheckQuorum: this follower can reach us
+        if (self.check_quorum and isinstance(msg, RequestVote) and msg.term > self.current_term
+                and self._leader_is_fresh()):
+            return   # thesis §4.2.3: a leader is alive -> ignore the vote request, keep our term
         term = getattr(msg, "term", None)
         if term is not None and term > self.current_term:
             # Fig. 2, All servers 2: RPC request or response with term T > currentTerm:
@@ -379,19 +474,30 @@ class RaftNode(Node):
             self._on_install_snapshot(src, msg)
         elif isinstance(msg, InstallSnapshotReply):
             self._on_snapshot_reply(src, msg)
+        elif isinstance(msg, PreVoteReply):
+            self._on_pre_vote_reply(src, msg)
 
     def _step_down(self, term: int) -> None:
         was_leader = self.role == LEADER
         self._persist_term_vote(term, None)
         self.role = FOLLOWER
         self.votes = set()
+        self.pre_votes = None
         if was_leader:
-            for peer in self.progress:
-                self.cancel_timer(f"heartbeat {peer}")
-            self.progress = {}
-            self._reset_election_timer()
             self.annotate(f"steps down (term {term})")
-            self.on_lost_leadership()
+            self._stop_leading()
+
+    def _stop_leading(self) -> None:
+        """Leave the leader role (the term stays as it is) and start waiting for the next leader."""
+        self.role = FOLLOWER
+        self.leader_hint = None
+        self.heard_leader_at = None
+        for peer in self.progress:
+            self.cancel_timer(f"heartbeat {peer}")
+        self.cancel_timer("check quorum")
+        self.progress = {}
+        self._reset_election_timer()
+        self.on_lost_leadership()
 
     # ---- RequestVote ---------------------------------------------------------------------------------
     def _candidate_up_to_date(self, msg: RequestVote) -> bool:
@@ -428,6 +534,10 @@ class RaftNode(Node):
         self.next_index = {p: self.last_index + 1 for p in sorted(self.peers)}
         self.match_index = {p: 0 for p in sorted(self.peers)}
         self.progress = {p: Progress() for p in sorted(self.peers)}   # probe: where does each log end?
+        self.pre_votes = None
+        if self.check_quorum:
+            self.recent_active = set()
+            self.set_timer("check quorum", self.election_timeout[0])
         self.annotate(f"leader of term {self.current_term}")
         if self.noop_on_elect:
             # §8: a blank no-op entry at the start of the term commits earlier entries promptly.
@@ -580,6 +690,8 @@ class RaftNode(Node):
             self.role = FOLLOWER
             self.votes = set()
         self.leader_hint = msg.leader
+        self.heard_leader_at = self.now
+        self.pre_votes = None               # a leader exists: no election needed
         self._reset_election_timer()        # Fig. 2, Followers 2: heard from the current leader
         prev, entries = msg.prev_log_index, msg.entries
         snap_index = self.snap_index
@@ -659,6 +771,8 @@ class RaftNode(Node):
             self.role = FOLLOWER
             self.votes = set()
         self.leader_hint = msg.leader
+        self.heard_leader_at = self.now
+        self.pre_votes = None
         self._reset_election_timer()
         idx, term = msg.last_included_index, msg.last_included_term
         if idx > self.commit_index:
@@ -1077,4 +1191,53 @@ def churn(seed: int = 0, *, n: int = 5, duration: float = 10.0, faults: int = 6,
                  "per_second": len(sends) / duration}
     run.notes.append(f"{len(sends)} messages ({append} AppendEntries) for {committed} committed entries: "
                      f"{run.stats['per_entry']:.1f} per entry")
+    return run
+
+
+# ---- PreVote and CheckQuorum (thesis §9.6) ------------------------------------------------------
+def flapping(seed: int = 0, *, pre_vote: bool = False, check_quorum: bool = False, mode: str = "node",
+             duration: float = 60.0, down: float = 0.5, up: float = 0.5, n: int = 5,
+             cls: type[RaftNode] = RaftNode, monitors: Iterable[Callable[[World], None]] = (),
+             **config: Any) -> RaftRun:
+    """A flapping network: counts leader changes per simulated minute (the disruption §9.6 cures).
+
+    From 1 s on, for ``down`` seconds out of every ``down + up``: ``mode="node"`` cuts ``n<N>`` off
+    from everyone (a server on a bad cable); ``mode="link"`` cuts the link between the leader of the
+    moment and another server both ways. Longer than an election timeout, so the cut-off server's
+    timer fires. Without PreVote it campaigns in higher and higher terms and, when the link
+    comes back, its term deposes the healthy leader; with PreVote it never moves to a term it
+    could not win. ``run.stats``: ``changes`` (elections won after the first), ``per_minute``.
+    """
+    if mode not in ("node", "link"):
+        raise ValueError(f"mode must be one of ('node', 'link') (got {mode!r})")
+    duration = number("duration", duration, above=True)
+    down = number("down", down, above=True)
+    up = number("up", up, above=True)
+    world = make_cluster(n, seed=seed, cls=cls, monitors=monitors, pre_vote=pre_vote,
+                         check_quorum=check_quorum, **config)
+    names = sorted(world.nodes)
+
+    def flap_down() -> None:
+        if mode == "node":
+            world.partition([names[-1]])
+        else:
+            leader = _current_leader(world) or names[0]
+            other = names[-1] if leader != names[-1] else names[0]
+            world.cut(leader, other, both_ways=True)
+
+    t = 1.0
+    while t < duration:
+        world.at(t, flap_down)
+        world.at(min(t + down, duration), world.heal)
+        t += down + up
+    world.run(until=duration)
+    run = RaftRun(f"flapping_{mode}", world)
+    wins = run.leaders()
+    changes = max(len(wins) - 1, 0)
+    run.stats = {"changes": changes, "per_minute": changes / (duration / 60.0),
+                 "max_term": max(node.current_term for node in world.nodes.values())}
+    features = " + ".join(f for f, on in (("PreVote", pre_vote), ("CheckQuorum", check_quorum)) if on)
+    run.notes.append(f"{mode} flapping {down:g}s down / {up:g}s up, {features or 'plain Raft'}: "
+                     f"{changes} leader changes in {duration:g}s ({run.stats['per_minute']:.1f} per minute), "
+                     f"terms up to {run.stats['max_term']}")
     return run
