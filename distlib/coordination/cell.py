@@ -67,7 +67,7 @@ class CellConfig:
     lease: float = 0.6
     client_lease: float = 0.5
     max_drift: float = 0.02
-    keepalive: float = 0.15
+    keepalive: float = 0.2
     grace: float = 1.5
     lock_delay: float = 0.0
     rpc_timeout: float = 0.1

@@ -108,6 +108,7 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
              server_cls: type[ChubbyServer] = ChubbyServer, faults: FaultSchedule | str | None = None,
              loss: float = 0.0, latency: Any = (0.002, 0.008), until: float = 6.0,
              clock_rates: dict[str, float] | None = None, note: str = "", idle: int = 0,
+             write_delay: float = 0.01,
              actions: list[tuple[float, str, str]] | None = None, **raft: Any) -> LockRun:
     """A cell of five (``n1..n5``), ``election`` clients ``c1..`` competing for the primary lock,
     ``workload`` clients ``w1..`` doing namespace operations, ``idle`` clients ``i1..`` holding
@@ -137,7 +138,8 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
     for i in range(1, election + 1):
         name = f"c{i}"
         world.add_node(name, ChubbyClient, config=config, app="election", fenced_writes=fenced, hold=hold,
-                       clock_rate=rates.get(name, 1.0), start=round(rng.uniform(0.0, 0.3), 3))
+                       clock_rate=rates.get(name, 1.0), start=round(rng.uniform(0.0, 0.3), 3),
+                       write_delay=write_delay)
     for i in range(1, workload + 1):
         name = f"w{i}"
         world.add_node(name, ChubbyClient, config=config, app="workload", ops=ops,
@@ -158,15 +160,19 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
 
 def _action(world: World, what: str, node: str, resolved: dict[str, str]):
     """A scripted fault. ``node`` may be ``"master"`` (the ready master) or ``"primary"`` (the client
-    that believes it holds the lock), resolved at the first action that names it."""
+    that believes it holds the lock), resolved at the first action that names it; a suffix
+    (``"primary#2"``) names another one, resolved separately."""
     def go() -> None:
         target = resolved.get(node, node)
-        if node == "master" and node not in resolved:
+        role = node.split("#")[0]         # "primary#2": a second, separately resolved primary
+        if what in ("resume", "restart") and role in ("master", "primary") and node not in resolved:
+            return                          # its pause/crash found no one to act on
+        if role == "master" and node not in resolved:
             up = [n for n in CELL if world.status[n] == "up" and getattr(world.nodes[n], "ready", False)]
             if not up:
                 return
             target = resolved[node] = up[0]
-        elif node == "primary" and node not in resolved:
+        elif role == "primary" and node not in resolved:
             up = [n for n, c in world.nodes.items() if isinstance(c, ChubbyClient) and c.believes]
             if not up:
                 return
@@ -220,8 +226,8 @@ def failover(seed: int = 0, *, grace: bool = True, crash_at: float = 1.0, down_f
 
 def random_lockservice(seed: int, *, variant: str = "correct", until: float = 5.0) -> LockRun:
     """The sweep's run: 3 election clients (primaries step down after a random hold), 2 namespace
-    clients, random crashes/partitions/pauses over the replicas and clients, some loss, clocks
-    drifting within ``max_drift``."""
+    clients, random replica crashes, client pauses, partitions, GC pauses of whoever is primary
+    right after it decides to write, some loss, clocks drifting within ``max_drift``."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)} (got {variant!r})")
     rng = stream(seed, "lockservice/sweep")
@@ -247,7 +253,14 @@ def random_lockservice(seed: int, *, variant: str = "correct", until: float = 5.
                                kinds=("pause",), max_duration=1.5).faults
         + FaultSchedule.random(seed + 2_000_006, everyone, horizon=horizon, faults=rng.randint(0, 2),
                                kinds=("partition",), max_duration=1.5).faults)
-    return run_cell(seed, election=3, workload=2, ops=8, config=config, fenced=fenced,
+    # The nemesis also hunts the primary: it makes it decide to write and freezes it (a GC).
+    actions = []
+    for k in range(rng.randint(0, 2)):
+        at = round(rng.uniform(0.5, horizon), 3)
+        back = round(at + rng.uniform(0.1, 1.5), 3)
+        actions += [(at, "gc", f"primary#{k}"), (back, "resume", f"primary#{k}")]
+    return run_cell(seed, election=3, workload=2, ops=8, config=config, fenced=fenced, actions=actions,
                     hold=round(rng.uniform(0.3, 1.2), 3), server_cls=server_cls, faults=faults,
+                    write_delay=round(rng.uniform(0.01, 0.06), 3),
                     loss=round(rng.choice([0.0, 0.0, 0.02, 0.05]), 3), until=until, clock_rates=rates,
                     note=f" ({variant})")
