@@ -255,6 +255,7 @@ BAD = [
     (run_mapreduce, {"job": "grep", "pattern": "("}, "pattern must be a regular expression"),
     (run_mapreduce, {"until": 0}, "until must be a number > 0 (got 0)"),
     (run_mapreduce, {"max_failures": 0}, "max_failures must be an integer >= 1 (got 0)"),
+    (run_mapreduce, {"master_cls": DFS}, "master_cls must be a subclass of Master"),
     (DFS, {"nodes": ["a", "b"], "replication": 3}, "replication must be an integer in 1..2 (got 3)"),
     (DFS, {"nodes": []}, "nodes must be a non-empty list of distinct names"),
     (build_job, {"name": "nope"}, "job must be one of wordcount"),
