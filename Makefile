@@ -28,6 +28,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 help:
 	@echo "make lab        start JupyterLab on the course (creates .venv on first use)"
 	@echo "make test       ruff + pytest tests + nbval (strict: chapters, solutions; lax: exercises)"
+	@echo "make zookeeper  chapter 08's lab: a real ZooKeeper on 127.0.0.1 (Debian package zookeeper)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make notebooks  execute chapters/ and solutions/ in place (commit the outputs)"
 	@echo "make bench      run every benchmarks/bench_*.py and print the numbers"
@@ -45,6 +46,14 @@ $(STAMP): pyproject.toml
 lab: env
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 	  $(if $(wildcard chapters/*.ipynb),--LabApp.default_url=/lab/tree/chapters,) $(ALLOW_ROOT)
+
+# Chapter 08's lab: Debian's ZooKeeper (apt-get install -y --no-install-recommends zookeeper) started as a
+# child process on 127.0.0.1:<free port> (no systemd); it prints the address for KazooClient and stops on
+# Ctrl-C or after ZOOKEEPER_SECONDS.
+ZOOKEEPER_SECONDS ?= 3600
+.PHONY: zookeeper
+zookeeper: env
+	$(PY) -m distlib.coordination.zookeeper --seconds $(ZOOKEEPER_SECONDS)
 
 # --- checks ------------------------------------------------------------------
 # Each step stops the target on failure; pytest exit code 5 (nothing collected) is a failure too.
