@@ -23,7 +23,7 @@ STAMP   := $(VENV)/.installed
 # Jupyter refuses to run as root without this flag (containers, CI).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help env lab test lint pytest nbval-strict nbval-lax exercises notebooks bench clean
+.PHONY: help env lab test lint pytest nbval-strict nbval-lax exercises notebooks bench prometheus clean
 
 help:
 	@echo "make lab        start JupyterLab on the course (creates .venv on first use)"
@@ -32,6 +32,7 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make notebooks  execute chapters/ and solutions/ in place (commit the outputs)"
 	@echo "make bench      run every benchmarks/bench_*.py and print the numbers"
+	@echo "make prometheus chapter 11's live lab: a Raft cluster serving /metrics, scraped by a real Prometheus"
 
 # --- environment -------------------------------------------------------------
 env: $(STAMP)
@@ -46,6 +47,13 @@ $(STAMP): pyproject.toml
 lab: env
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 	  $(if $(wildcard chapters/*.ipynb),--LabApp.default_url=/lab/tree/chapters,) $(ALLOW_ROOT)
+
+# Chapter 11's live lab: the simulated Raft cluster in real time, each node serving /metrics on 127.0.0.1,
+# scraped by a real Prometheus (Debian: apt-get install -y --no-install-recommends prometheus) whose URL
+# it prints. PROMETHEUS_SECONDS=600 make prometheus runs it longer.
+PROMETHEUS_SECONDS ?= 300
+prometheus: env
+	$(PY) -m distlib.monitoring.live --seconds $(PROMETHEUS_SECONDS)
 
 # Chapter 08's lab: Debian's ZooKeeper (apt-get install -y --no-install-recommends zookeeper) started as a
 # child process on 127.0.0.1:<free port> (no systemd); it prints the address for KazooClient and stops on
