@@ -5,6 +5,13 @@ total order that respects each process's program order), causally consistent (ea
 a legal serialization of the writes that causally precede its reads)? ``consistency_level``
 names the strongest of linearizable > sequential > causal > eventual that a history satisfies.
 Exponential in the history size: never use these on large histories.
+
+Session guarantees (Terry, Demers, Petersen, Spreitzer, Theimer & Welch, "Session Guarantees
+for Weakly Consistent Replicated Data", PDIS 1994) are promises to one client — its *session*,
+here a history's process — rather than about the whole system: :func:`read_your_writes`,
+:func:`monotonic_reads`, :func:`writes_follow_reads`, :func:`monotonic_writes`,
+:func:`session_guarantees` (all four, each on its own) and :func:`session_violations` (any set of
+them together, with the reasons). They are polynomial (a cycle search), fit for whole runs.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 from distlib.check.linearizability import check_linearizability, operations_from_history
 from distlib.check.models import UNKNOWN, Model, Register
 from distlib.sim import History, Op
+from distlib.sim.validate import one_of
 
 LEVELS = ("linearizable", "sequential", "causal", "eventual", "none")
 
@@ -177,5 +185,177 @@ def history_from_rows(rows: Sequence[tuple[str, str, Any, float, float]]) -> His
     return History(op for _, _, op in events)
 
 
-__all__ = ["LEVELS", "causally_consistent", "consistency_level", "history_from_rows",
-           "sequentially_consistent"]
+# ---- session guarantees (Terry et al. 1994) --------------------------------------------------------
+SESSION_GUARANTEES = ("read-your-writes", "monotonic-reads", "writes-follow-reads", "monotonic-writes")
+_INITIAL = object()   # stands for the write of the initial value, before every other write
+
+
+def session_violations(history: Iterable[Op], guarantees: str | Sequence[str] = SESSION_GUARANTEES,
+                       initial: Any = None) -> list[str]:
+    """Why ``history`` breaks the session ``guarantees`` taken together (``[]``: it keeps them).
+
+    Terry et al. (PDIS 1994) define the guarantees on the servers' databases: ``DB(S, t)`` is the
+    ordered sequence of writes server S has received by time t, and all servers order writes alike
+    (``WriteOrder``: with total propagation, that consistent ordering is their eventual
+    consistency). For the reads and writes of one session, in the paper's words:
+
+    * **read your writes** — if read R follows write W, W is included in DB(S, t), where S
+      performs R at time t;
+    * **monotonic reads** — if R1 occurs before R2, RelevantWrites(S1, t1, R1) is a subset of
+      DB(S2, t2);
+    * **writes follow reads** — if R1 precedes write W2, then for any server S2, if W2 is in
+      DB(S2) then any W1 in RelevantWrites(S1, t1, R1) is also in DB(S2) and WriteOrder(W1, W2);
+    * **monotonic writes** — if W1 precedes W2, then for any server S2, if W2 is in DB(S2) then
+      W1 is also in DB(S2) and WriteOrder(W1, W2).
+
+    A client's history shows no databases, only what reads returned. For a register (each key
+    its own) whose writes write distinct values, a read names the one write it saw, ``w(R)``: the
+    last write of its server's database in WriteOrder (the initial value counts as a write before
+    all others), so a database that includes W and answers ``w(R)`` has ``W ⪯ w(R)``. With ``≺``
+    a WriteOrder to be found and "precedes" a session's program order, the guarantees become:
+
+    * read your writes: W precedes R  ⇒  ``W ⪯ w(R)``
+    * monotonic reads: R1 precedes R2  ⇒  ``w(R1) ⪯ w(R2)``
+    * writes follow reads: R1 precedes W2  ⇒  ``w(R1) ≺ W2``
+    * monotonic writes: W1 precedes W2  ⇒  ``W1 ≺ W2``
+
+    The history keeps the chosen guarantees iff ONE total order of the writes meets all these
+    constraints of all sessions, i.e. iff their graph over writes has no cycle (found by a
+    depth-first search: polynomial). The paper offers the guarantees à la carte, and each alone
+    is weaker than several together: "write 1, write 2, read 1" keeps read-your-writes (2 may be
+    ordered before 1) but not read-your-writes with monotonic writes. A session is a history's
+    process; only its ``ok`` operations are its own, an ``info`` write (outcome unknown) may
+    still be the one a read saw, and ``fail`` operations never happened.
+    """
+    wanted = _guarantees(guarantees)
+    ops = [op for op in operations_from_history(list(history)) if op.status != "fail"]
+    writes: dict[tuple[Hashable, Hashable], Any] = {}     # (key, value) -> its write
+    for op in ops:
+        if op.f == "write":
+            if op.input == initial or (op.key, op.input) in writes:
+                raise ValueError(f"history: session guarantees need every write of a key to write a distinct "
+                                 f"value other than the initial one ({op.input!r} is written twice)")
+            writes[(op.key, op.input)] = op
+    problems: list[str] = []
+    edges: dict[Hashable, list[tuple[Hashable, str]]] = {}   # a -> [(b, why a comes no later than b)]
+
+    def edge(a: Hashable, b: Hashable, why: str) -> None:
+        if a != b:
+            edges.setdefault(a, []).append((b, why))
+
+    def seen(r: Any) -> Hashable | None:
+        if r.output == initial:
+            return (r.key, _INITIAL)
+        if (r.key, r.output) not in writes:
+            problems.append(f"{r.process} read {r.output!r}, which no write wrote")
+            return None
+        return (r.key, r.output)
+
+    for key, value in writes:
+        edge((key, _INITIAL), (key, value), f"the initial value {initial!r} comes before every write")
+    lanes: dict[str, list[Any]] = {}
+    for op in ops:                       # invocation order: each process's program order
+        lanes.setdefault(op.process, []).append(op)
+    for process, lane in sorted(lanes.items()):
+        my_writes: list[Any] = []
+        my_reads: list[tuple[Any, Hashable]] = []
+        for op in lane:
+            if op.status != "ok":
+                continue
+            if op.f == "read":
+                got = seen(op)
+                if got is None:
+                    continue
+                if "read-your-writes" in wanted:
+                    for w in my_writes:
+                        if w.key == op.key:
+                            edge((w.key, w.input), got, f"{process} wrote {w.input!r}, then read "
+                                                        f"{op.output!r} [read-your-writes]")
+                if "monotonic-reads" in wanted:
+                    for r, saw in my_reads:
+                        if r.key == op.key:
+                            edge(saw, got, f"{process} read {r.output!r}, then {op.output!r} "
+                                           f"[monotonic-reads]")
+                my_reads.append((op, got))
+            elif op.f == "write":
+                me = (op.key, op.input)
+                if "writes-follow-reads" in wanted:
+                    for r, saw in my_reads:
+                        if r.key == op.key:
+                            edge(saw, me, f"{process} read {r.output!r}, then wrote {op.input!r} "
+                                          f"[writes-follow-reads]")
+                if "monotonic-writes" in wanted:
+                    for w in my_writes:
+                        if w.key == op.key:
+                            edge((w.key, w.input), me, f"{process} wrote {w.input!r}, then {op.input!r} "
+                                                       f"[monotonic-writes]")
+                my_writes.append(op)
+    cycle = _find_cycle(edges)
+    if cycle:
+        problems.append("no order of the writes fits: " + "; ".join(cycle))
+    return problems
+
+
+def _find_cycle(edges: dict[Hashable, list[tuple[Hashable, str]]]) -> list[str]:
+    """The reasons along one cycle of ``edges`` ([] if there is none); iterative DFS, in insertion order."""
+    state: dict[Hashable, int] = {}          # 1: on the current path, 2: done
+    for root in list(edges):
+        if state.get(root):
+            continue
+        path: list[tuple[Hashable, str]] = [(root, "")]
+        stack = [iter(edges.get(root, ()))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()[0]] = 2
+                stack.pop()
+                continue
+            node, why = nxt
+            if state.get(node) == 1:         # back to a node on the path: a cycle
+                start = next(i for i, (n, _) in enumerate(path) if n == node)
+                return [w for _, w in path[start + 1:]] + [why]
+            if not state.get(node):
+                state[node] = 1
+                path.append((node, why))
+                stack.append(iter(edges.get(node, ())))
+    return []
+
+
+def _guarantees(guarantees: str | Sequence[str]) -> frozenset[str]:
+    names = (guarantees,) if isinstance(guarantees, str) else guarantees
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ValueError(f"guarantees must be one or more of {', '.join(SESSION_GUARANTEES)} "
+                         f"(got {guarantees!r})")
+    return frozenset(str(one_of("guarantees", g, SESSION_GUARANTEES)) for g in names)
+
+
+def read_your_writes(history: Iterable[Op], initial: Any = None) -> bool:
+    """Does every read of a session reflect the session's earlier writes? (see :func:`session_violations`)"""
+    return not session_violations(history, "read-your-writes", initial)
+
+
+def monotonic_reads(history: Iterable[Op], initial: Any = None) -> bool:
+    """Does no read of a session see an older state than an earlier read of it did?"""
+    return not session_violations(history, "monotonic-reads", initial)
+
+
+def writes_follow_reads(history: Iterable[Op], initial: Any = None) -> bool:
+    """Is every write of a session ordered after the writes its earlier reads saw?"""
+    return not session_violations(history, "writes-follow-reads", initial)
+
+
+def monotonic_writes(history: Iterable[Op], initial: Any = None) -> bool:
+    """Are a session's writes ordered as the session issued them?"""
+    return not session_violations(history, "monotonic-writes", initial)
+
+
+def session_guarantees(history: Iterable[Op], initial: Any = None) -> dict[str, bool]:
+    """Each of the four guarantees, checked on its own: ``{"read-your-writes": True, ...}``."""
+    hist = list(history)
+    return {g: not session_violations(hist, g, initial) for g in SESSION_GUARANTEES}
+
+
+__all__ = ["LEVELS", "SESSION_GUARANTEES", "causally_consistent", "consistency_level", "history_from_rows",
+           "monotonic_reads", "monotonic_writes", "read_your_writes", "sequentially_consistent",
+           "session_guarantees", "session_violations", "writes_follow_reads"]

@@ -2,7 +2,11 @@
 
 Both run on replicas ``n1``..``nN``; each client talks to one *home* replica (think: the
 replica in its own data centre), so a client on the minority side of a partition can reach only
-minority replicas — the setting of Gilbert & Lynch's proof of CAP (2002).
+minority replicas — the setting of Gilbert & Lynch's proof of CAP (2002). That is a *sticky
+session*; ``run_register(..., sticky=False)`` instead sends each operation to any replica (a load
+balancer without session affinity), and the AP register then breaks read-your-writes (Terry et
+al. 1994; :func:`distlib.check.consistency.read_your_writes`) when a partition separates the
+replica that took a client's write from the one that answers its next read.
 
 * **CP** — Attiya, Bar-Noy & Dolev, "Sharing Memory Robustly in Message-Passing Systems"
   (JACM 1995), in its multi-writer form (Lynch & Shvartsman 1997). The home replica coordinates:
@@ -39,7 +43,7 @@ from distlib.sim import FaultSchedule, History, Node, World, as_schedule
 from distlib.sim import partition as make_partition
 from distlib.sim.faults import PartitionFault
 from distlib.sim.rng import check_seed, stream
-from distlib.sim.validate import integer, number, span
+from distlib.sim.validate import flag, integer, number, span
 
 if TYPE_CHECKING:
     from distlib.check.linearizability import LinResult
@@ -300,6 +304,7 @@ class RegisterRun:
     world: World
     schedule: FaultSchedule
     homes: dict[str, str]            # client -> its replica
+    sticky: bool = True              # False: each operation went to a replica picked at random
 
     @property
     def history(self) -> History:
@@ -377,7 +382,7 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
                  faults: FaultSchedule | str | None = None, until: float = 5.0,
                  latency: Any = (0.01, 0.03), think: tuple[float, float] = (0.05, 0.25),
                  write_ratio: float = 0.5, timeout: float = 0.5, op_timeout: float = 0.3,
-                 gossip_interval: float = 0.5, settle: float = 1.0) -> RegisterRun:
+                 gossip_interval: float = 0.5, settle: float = 1.0, sticky: bool = True) -> RegisterRun:
     """Run a random read/write workload on a replicated register and record its history.
 
     ``mode``: "cp" (ABD majority quorums) or "ap" (local answers + gossip, last writer wins).
@@ -387,6 +392,8 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
     further schedule. Clients issue operations until ``until``; the world then runs ``settle``
     more time units with no new operations so that gossip can reconcile the replicas.
     Each write writes a fresh value (1, 2, 3, ...), so a read names the write it saw.
+    ``sticky=False`` sends each operation to a replica drawn at random (its own random stream,
+    so the workload — times, reads or writes, values — is the same as with ``sticky=True``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES} (got {mode!r})")
@@ -403,6 +410,7 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
     op_timeout = number("op_timeout", op_timeout, 0.0, above=True)
     gossip_interval = number("gossip_interval", gossip_interval, 0.0, above=True)
     settle = number("settle", settle, 0.0)
+    sticky = flag("sticky", sticky)
 
     world = World(seed, latency=latency)
     nodes = replica_names(replicas)
@@ -424,22 +432,24 @@ def run_register(mode: str, seed: int = 0, *, replicas: int = 3, clients: int = 
     def workload(name: str):
         client = world.clients[name]
         rng = stream(seed, f"register/workload/{name}")
+        route = stream(seed, f"register/route/{name}")
         while True:
             yield world.env.timeout(rng.uniform(*think))
             if world.now >= until:
                 return
+            replica = homes[name] if sticky else nodes[route.randrange(replicas)]
             if rng.random() < write_ratio:
                 v = next(counter)
-                yield from client.request(homes[name], Write(client.next_id(), v), f="write", value=v,
+                yield from client.request(replica, Write(client.next_id(), v), f="write", value=v,
                                           timeout=timeout, interpret=_interpret)
             else:
-                yield from client.request(homes[name], Read(client.next_id()), f="read",
+                yield from client.request(replica, Read(client.next_id()), f="read",
                                           timeout=timeout, interpret=_interpret)
 
     for c in names:
         world.process(workload(c))
     world.run(until=until + max(timeout, settle))
-    return RegisterRun(mode, seed, world, schedule, homes)
+    return RegisterRun(mode, seed, world, schedule, homes, sticky)
 
 
 __all__ = ["APReplica", "CPReplica", "Gossip", "MODES", "Query", "QueryReply", "Read", "ReadOk", "Refused",
