@@ -346,7 +346,13 @@ def writes_follow_reads(history: Iterable[Op], initial: Any = None) -> bool:
 
 
 def monotonic_writes(history: Iterable[Op], initial: Any = None) -> bool:
-    """Are a session's writes ordered as the session issued them?"""
+    """Are a session's writes ordered as the session issued them?
+
+    Alone this never fails on a register history: it constrains only the order of writes, and
+    reads reveal that order only through the read-side guarantees. "write 1, write 2, read 1"
+    passes each guarantee alone but not ``session_violations(h, ("read-your-writes",
+    "monotonic-writes"))`` — with last-writer-wins on skewed clocks, 2 may really be ordered first.
+    """
     return not session_violations(history, "monotonic-writes", initial)
 
 
