@@ -10,6 +10,7 @@ the learner's map and reduce inside the workers, the learner's re-execution rule
 
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import math
@@ -484,6 +485,93 @@ def check_reexecute(to_reexecute: Callable[[list[dict], str], Any]) -> None:
           "crash and pause scenario with the sequential program's output.")
 
 
+# ---- mr-partitioner: a range partitioner for a total order ---------------------------------------------
+def reference_range_region(boundaries: Sequence[str], key: str, regions: int) -> int:
+    """Region r holds the keys k with boundaries[r-1] <= k < boundaries[r] (region 0: below the first
+    boundary; the last region: from the last boundary up)."""
+    return min(bisect.bisect_right(list(boundaries), key), regions - 1)
+
+
+LETTERS = "abcdefg"
+
+
+def _partition_cases() -> list[tuple[list[str], str]]:
+    """Every sorted set of 0-3 boundaries out of b, d, f with every one-letter key (on, between, before
+    and after the boundaries) and a few longer ones; then 6-letter keys against boundaries sampled the
+    way the sort job samples them (seeded)."""
+    cases = []
+    for size in range(0, 4):
+        for bounds in itertools.combinations("bdf", size):
+            for key in list(LETTERS) + ["", "bb", "da", "fz"]:
+                cases.append((list(bounds), key))
+    rng = random.Random(SEED + 3)
+    for regions in (2, 4, 7):
+        keys = ["".join(rng.choice(LETTERS) for _ in range(6)) for _ in range(200)]
+        bounds = jobs_mod.sample_boundaries({"records.txt": [f"{k} x" for k in keys]}, regions, SEED)
+        cases += [(list(bounds), k) for k in keys[:60] + bounds]
+    return cases
+
+
+def _partition_mistakes() -> list[tuple[Callable, str]]:
+    from distlib.partitioning.hashing import stable_hash
+
+    return [
+        (lambda c: bisect.bisect_left(c[0], c[1]),
+         "a key equal to a boundary belongs to the region that STARTS at that boundary "
+         "(boundaries[r-1] <= key), not to the one before it: count the boundaries <= key"),
+        (lambda c: stable_hash(c[1]) % (len(c[0]) + 1),
+         "a hash partitioner spreads keys evenly but in no order: concatenating the regions would not "
+         "be sorted. A total order needs the region to grow with the key"),
+        (lambda c: (ord(c[1][0]) if c[1] else 0) % (len(c[0]) + 1),
+         "the first letter modulo R is not ordered either (and ignores the boundaries)"),
+        (lambda c: max(bisect.bisect_right(c[0], c[1]) - 1, 0),
+         "off by one: keys below the first boundary are region 0, keys from the first boundary on are "
+         "region 1, and so on"),
+    ]
+
+
+@exercise("mr-partitioner")
+def check_partitioner(make_partitioner: Callable[[list[str]], Callable[[str, int], int]]) -> None:
+    """Exercise mr-partitioner: a range partitioner, on every small boundary set and key, then as the sort
+    job's partitioner in the cluster (the part files concatenated must be globally sorted)."""
+    _callable(make_partitioner, "make_partitioner")
+
+    def answer(case: tuple[list[str], str]) -> Any:
+        bounds, key = case
+        part = _run(lambda: make_partitioner(list(bounds)))
+        if isinstance(part, Raised) or not callable(part):
+            return part
+        return _run(lambda: part(key, len(bounds) + 1))
+
+    n = differential(
+        _partition_cases(), answer, lambda c: [reference_range_region(c[0], c[1], len(c[0]) + 1)],
+        lambda c, got: (f"with boundaries {c[0]} (R = {len(c[0]) + 1} regions) the key {c[1]!r} "
+                        f"{_show(got)}"),
+        lambda c, got: ("region r holds the keys k with boundaries[r-1] <= k < boundaries[r]; region 0 the "
+                        "keys below boundaries[0], the last region the keys from boundaries[-1] up"),
+        mistakes=_partition_mistakes())
+    from distlib.check.mapreduce import check_mapreduce
+
+    files = jobs_mod.sample_input("sort", seed=3, lines=300)
+    for regions in (3, 5):
+        bounds = jobs_mod.sample_boundaries(files, regions, SEED)
+        part = _run(lambda bounds=bounds: make_partitioner(list(bounds)))
+        if isinstance(part, Raised) or not callable(part):
+            _fail(f"make_partitioner({bounds}) {_show(part)}; it must return a function "
+                  "(key, regions) -> region")
+        job = Job("sort", jobs_mod._sort_map, jobs_mod._sort_reduce, partitioner=part, globally_sorted=True)
+        run = _run(lambda job=job, regions=regions: run_mapreduce(3, job=job, files=files, maps=6,
+                                                                  reduces=regions, backups=False))
+        if isinstance(run, Raised):
+            _fail(f"sorting with your partitioner raised {run.exc}")
+        problems = check_mapreduce(run)
+        if problems:
+            _fail(f"sorting 300 records with your partitioner (R={regions}, boundaries {bounds}): "
+                  f"{problems[0]}")
+    print(f"right: your partitioner agrees with the boundaries on all {n} keys, and the sort job using it "
+          "writes part files whose concatenation is globally sorted.")
+
+
 # ---- mr-bug-hunt: the appending reducer ------------------------------------------------------------------
 @exercise("mr-bug-hunt")
 def check_bug_hunt(schedule: Any) -> None:
@@ -511,4 +599,5 @@ def check_bug_hunt(schedule: Any) -> None:
 
 guard.protect("mr-invindex", reference_index, jobs_mod._ii_map, jobs_mod._ii_reduce, jobs_mod._distinct_docs)
 guard.protect("mr-combiner", reference_mean_combine, reference_mean_reduce)
+guard.protect("mr-partitioner", reference_range_region, jobs_mod.range_partitioner)
 guard.protect("mr-reexec", reference_reexecute, (Master, "_worker_failed"), (Master, "_reset_completed_maps"))
