@@ -14,6 +14,10 @@
    and without. Printed: messages and AppendEntries per committed entry, messages per simulated second.
 3. **Snapshots**: three servers compacting every 8 entries, no faults, a command every 10 ms for
    3 s. Printed: InstallSnapshot messages in all, and to a follower that already held the entries.
+4. **Flapping network** (:func:`distlib.consensus.raft.flapping`, a simulated minute): leader changes
+   per minute without and with PreVote / CheckQuorum (thesis §9.6).
+5. **Reads** (:func:`distlib.consensus.raft_kv.read_cost`): messages between servers per ``get`` for
+   reads through the log, ReadIndex and leases, with one and with four clients.
 
 The scenarios of 1 and 2 are :func:`distlib.consensus.raft.sequential_commands` and
 :func:`distlib.consensus.raft.churn`.
@@ -26,7 +30,16 @@ import statistics
 import sys
 from typing import Any
 
-from distlib.consensus.raft import LEADER, InstallSnapshot, RaftNode, churn, make_cluster, sequential_commands
+from distlib.consensus.raft import (
+    LEADER,
+    InstallSnapshot,
+    RaftNode,
+    churn,
+    flapping,
+    make_cluster,
+    sequential_commands,
+)
+from distlib.consensus.raft_kv import read_cost
 from distlib.sim import Deliver, World
 
 
@@ -102,7 +115,25 @@ def main() -> int:
     print(f"\n[3] snapshots every 8 entries, 3 servers, no faults, {a.seeds} seeds")
     snaps = [snapshots(s) for s in range(a.seeds)]
     print(f"    InstallSnapshot delivered {sum(t for t, _ in snaps)}, to a follower that already had "
-          f"the entries {sum(w for _, w in snaps)}")
+          f"the entries {sum(w for _, w in snaps)}", flush=True)
+
+    print(f"\n[4] flapping network, 60 simulated seconds, 5 servers, {a.churn_seeds} seeds: leader changes "
+          f"per minute")
+    for mode in ("node", "link"):
+        for pre_vote, check_quorum in ((False, False), (True, False), (False, True), (True, True)):
+            per = [flapping(s, mode=mode, pre_vote=pre_vote, check_quorum=check_quorum).stats["per_minute"]
+                   for s in range(a.churn_seeds)]
+            label = " + ".join(f for f, on in (("PreVote", pre_vote), ("CheckQuorum", check_quorum)) if on)
+            print(f"    {mode:>4} {label or 'plain Raft':>24}: {statistics.mean(per):6.1f} per minute "
+                  f"(min {min(per):.0f}, max {max(per):.0f})", flush=True)
+
+    print("\n[5] messages between servers per read, 3 servers, healthy (idle heartbeats included; "
+          "'extra' = beyond an idle cluster's)")
+    for clients in (1, 4):
+        for mode in ("log", "read_index", "lease"):
+            c = read_cost(mode, reads=50, clients=clients)
+            print(f"    {clients} client(s) {mode:>10}: {c['per_read']:5.2f} per read, extra "
+                  f"{c['extra_per_read']:5.2f}; {c['reads'] / c['seconds']:6.0f} reads/s", flush=True)
     return 0
 
 

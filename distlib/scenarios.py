@@ -357,6 +357,22 @@ def raft_flapping_prevote(seed: int = 0, until: float = 60.0) -> Any:
     return flapping(seed, duration=number("until", until, above=True), pre_vote=True, check_quorum=True)
 
 
+@register("raft-stale-read", "Raft KV, BROKEN reads from the leader's local state: the old leader, cut off "
+          "alone, answers a read with the value before a write the new leader acknowledged",
+          ("seed", "until"), lambda n: _names(5))
+def raft_stale_read(seed: int = 0, until: float = 3.0) -> Any:
+    from distlib.consensus.raft_kv import stale_read
+    return stale_read("local", seed=seed, until=until)
+
+
+@register("raft-read-index", "Raft KV with ReadIndex reads (thesis 6.4) in the same partition: the old "
+          "leader cannot confirm it leads, the retry reads the new value", ("seed", "until"),
+          lambda n: _names(5))
+def raft_read_index(seed: int = 0, until: float = 3.0) -> Any:
+    from distlib.consensus.raft_kv import stale_read
+    return stale_read("read_index", seed=seed, until=until)
+
+
 # ---- the replicated register of chapter 01 (distlib.storage) ---------------------------------------
 def _register_scenario(mode: str):
     def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | str | None = None,
@@ -461,6 +477,13 @@ def _sweep_raft_prevote() -> tuple[Callable[[int], Any], Callable[[Any], list[st
                     check_quorum=True)
 
     return run, lambda result: result.problems()
+
+
+def _sweep_raft_reads(mode: str) -> Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]:
+    def parts() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+        from distlib.check.raft_invariants import read_fuzz
+        return (lambda seed: read_fuzz(seed, mode)), (lambda result: result.problems())
+    return parts
 
 
 def _sweep_register_cp() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
@@ -627,6 +650,12 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
              _sweep_raft),
     "raft-prevote": ("the raft sweep with PreVote and CheckQuorum (thesis 9.6) switched on",
                      _sweep_raft_prevote),
+    "raft-read-index": ("the Raft KV store with ReadIndex reads (thesis 6.4), the leader of the moment cut "
+                        "off twice; checks safety, linearizability and exactly-once",
+                        _sweep_raft_reads("read_index")),
+    "raft-lease": ("the same with lease reads (thesis 6.4.1)", _sweep_raft_reads("lease")),
+    "raft-local-read": ("the same with the BROKEN local-state reads (stale reads: violations expected)",
+                        _sweep_raft_reads("local")),
     "dynamo": ("chapter 07's Dynamo-style store (VV, sloppy quorum, N=3 R=W=2) under random crashes/"
                "partitions/"
                "pauses, loss, duplication; checks durability after restarts, convergence after handoff and "

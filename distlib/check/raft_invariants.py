@@ -296,8 +296,45 @@ def fuzz(seed: int, *, cls: type[RaftNode] = RaftNode, n: int | None = None, dur
     return result
 
 
+def read_fuzz(seed: int, read_mode: str, *, duration: float = 4.0, clients: int = 4, ops: int = 40,
+              **config: Any) -> FuzzResult:
+    """The KV store with ``read_mode`` reads under a nemesis aimed at reads: twice, at random times, the
+    leader of the moment is cut off alone (for 0.5-1.5 s), besides random loss. Clients use one key
+    ``x`` and read half the time, so a stale read shows. Checked like :func:`fuzz` (monitor,
+    linearizability, exactly-once).
+    """
+    from distlib.consensus.raft import _current_leader
+    from distlib.sim import stream
+    rng = stream(seed, "read-fuzz")
+    monitor = RaftMonitor()
+    world = make_cluster(rng.choice((3, 5)), seed=seed, cls=KVNode, latency=(0.002, 0.02),
+                         loss=rng.choice((0.0, 0.02)), monitors=[monitor], read_mode=read_mode,
+                         snapshot_threshold=8, **config)
+    names = sorted(world.nodes)
+    for _ in range(2):
+        at = round(rng.uniform(0.3, duration * 0.6), 3)
+        length = round(rng.uniform(0.5, 1.5), 3)
+
+        def cut_off(at: float = at, length: float = length) -> None:
+            leader = _current_leader(world)
+            if leader is not None:
+                world.partition([leader])
+                world.at(min(at + length, duration), world.heal)
+
+        world.at(at, cut_off)
+    for c in range(1, clients + 1):
+        world.process(kv_client(world, f"c{c}", names, ops=ops, keys=("x",), think=0.01,
+                                mix=("get", "get", "get", "put", "append", "cas")))
+    world.run(until=duration)
+    result = FuzzResult(seed, world, monitor, FaultSchedule())
+    result.linearizable = check_linearizability(world.history, AppendKVStore(), max_steps=2_000_000)
+    best = max(world.nodes.values(), key=lambda node: node.last_applied)
+    result.exactly_once = check_exactly_once(world.history, best.sm.data)
+    return result
+
+
 __all__ = [
     "AppendKVStore", "ELECTION_SAFETY", "FuzzResult", "LEADER_COMPLETENESS", "LOG_MATCHING",
     "RaftMonitor", "STATE_MACHINE_SAFETY", "UNKNOWN", "Violation", "check_election_safety",
-    "check_exactly_once", "check_log_matching", "fuzz", "log_matching_pair",
+    "check_exactly_once", "check_log_matching", "fuzz", "log_matching_pair", "read_fuzz",
 ]

@@ -177,6 +177,7 @@ class AppendEntries:
     prev_log_term: int
     entries: tuple[Entry, ...]
     leader_commit: int
+    sent_at: float = 0.0      # the leader's clock at sending; echoed back (ReadIndex and leases, §6.4)
 
     def __repr__(self) -> str:
         ents = ", ".join(repr(e) for e in self.entries[:3]) + (", ..." if len(self.entries) > 3 else "")
@@ -192,6 +193,7 @@ class AppendEntriesReply:
     conflict_index: int = 0              # failure: where the leader should retry (fast back-off)
     conflict_term: int | None = None
     reject_index: int | None = None      # failure: the prevLogIndex refused (tells stale from current)
+    sent_at: float = 0.0                 # the AppendEntries' sent_at: "I still followed you then"
 
     def __repr__(self) -> str:
         if self.success:
@@ -240,6 +242,17 @@ class Progress:
         return f"Progress({self.state}, inflight={list(self.inflight)})"
 
 
+@dataclass
+class PendingRead:
+    """A read the leader is working on (thesis §6.4): ``since`` is our clock when it arrived; ``index``
+    the readIndex once our leadership since then is confirmed (or the lease covers it)."""
+
+    token: Any
+    since: float
+    lease: bool = False
+    index: int | None = None
+
+
 # ---- the server -----------------------------------------------------------------------------------
 class RaftNode(Node):
     """One Raft server.
@@ -255,13 +268,18 @@ class RaftNode(Node):
     * ``max_inflight`` — at most this many AppendEntries with entries unanswered per follower
       (the replicate window; 1 = stop and wait, batching whatever arrives meanwhile).
     * ``pre_vote`` / ``check_quorum`` — the thesis §9.6 extensions (see the module docstring).
+    * ``clock_rate`` — this server's clock runs at this many seconds per real second (drift); every
+      timer and every lease is measured on it.
+    * ``drift_bound`` — the leader's lease (§6.4.1) lasts the minimum election timeout divided by
+      this; it must be at least the largest ratio of two servers' clock rates.
     """
 
     def __init__(self, *, election_timeout: tuple[float, float] = (0.15, 0.3), heartbeat: float = 0.05,
                  snapshot_threshold: int | None = None,
                  state_machine: Callable[[], StateMachine] = ListMachine,
                  noop_on_elect: bool = True, max_entries: int = 64, max_inflight: int = 1,
-                 pre_vote: bool = False, check_quorum: bool = False):
+                 pre_vote: bool = False, check_quorum: bool = False, clock_rate: float = 1.0,
+                 drift_bound: float = 1.1):
         self.election_timeout = span("election_timeout", election_timeout)
         if number("heartbeat", heartbeat, above=True) >= self.election_timeout[0]:
             raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
@@ -278,6 +296,10 @@ class RaftNode(Node):
         self.max_inflight = integer("max_inflight", max_inflight, 1)
         self.pre_vote = flag("pre_vote", pre_vote)
         self.check_quorum = flag("check_quorum", check_quorum)
+        if not 0.5 <= number("clock_rate", clock_rate, above=True) <= 2.0:
+            raise ValueError(f"clock_rate must be a number in [0.5, 2] (got {clock_rate!r})")
+        self.clock_rate = float(clock_rate)
+        self.drift_bound = number("drift_bound", drift_bound, 1.0)
 
     # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
     @property
@@ -359,6 +381,15 @@ class RaftNode(Node):
         self.pre_votes: set[str] | None = None          # pre-votes gathered (a pre-vote round is on)
         self.heard_leader_at: float | None = None       # when a leader last reached us (stickiness)
         self.recent_active: set[str] = set()            # leaders: peers heard from since the last check
+        self.acked_at: dict[str, float] = {}            # leaders: latest sent_at each peer answered
+        self.reads: list[PendingRead] = []             # leaders: reads waiting (§6.4)
+        self.read_rounds = 0                           # heartbeat rounds sent for reads (a statistic)
+        self.round_at: float | None = None             # sent_at of the read round not yet confirmed
+        self.round_wanted = False                      # reads arrived while that round was out
+        if self.check_quorum:
+            # We may have acknowledged a leader just before crashing: do not help elect another
+            # within the minimum election timeout (this keeps a leader's lease sound across restarts).
+            self.heard_leader_at = self.clock()
         # (index, term, command) of every entry applied since a checker last drained it.
         self.applied: deque[tuple[int, int, Any]] = deque(maxlen=10_000)
         self._reset_election_timer()
@@ -369,7 +400,7 @@ class RaftNode(Node):
 
     def _reset_election_timer(self) -> None:
         # §5.2: randomized election timeouts make split votes rare.
-        self.set_timer("election", self.rng.uniform(*self.election_timeout))
+        self.set_timer("election", self.rng.uniform(*self.election_timeout) / self.clock_rate)
 
     # ---- events ------------------------------------------------------------------------------------
     def on_timer(self, name: str) -> None:
@@ -389,7 +420,7 @@ class RaftNode(Node):
                 self._stop_leading()
             else:
                 self.recent_active = set()
-                self.set_timer("check quorum", self.election_timeout[0])
+                self.set_timer("check quorum", self.election_timeout[0] / self.clock_rate)
         elif name.startswith("heartbeat ") and self.role == LEADER:
             # Fig. 2, Leaders 1: send (empty or not) AppendEntries during idle periods. This timer
             # fires only when nothing went to the follower for a whole heartbeat interval, so what
@@ -414,7 +445,8 @@ class RaftNode(Node):
         """We heard from a current leader within the minimum election timeout (or we are it)."""
         if self.role == LEADER:
             return True
-        return self.heard_leader_at is not None and self.now - self.heard_leader_at < self.election_timeout[0]
+        return (self.heard_leader_at is not None
+                and self.clock() - self.heard_leader_at < self.election_timeout[0])
 
     def _on_pre_vote(self, src: str, msg: PreVote) -> None:
         # Grant if we would vote in that term: it is above ours, the log is up to date (§5.4.1), and
@@ -496,6 +528,11 @@ class RaftNode(Node):
             self.cancel_timer(f"heartbeat {peer}")
         self.cancel_timer("check quorum")
         self.progress = {}
+        self.acked_at = {}
+        reads, self.reads = self.reads, []
+        self.round_at, self.round_wanted = None, False
+        for read in reads:
+            self.on_read_failed(read.token)
         self._reset_election_timer()
         self.on_lost_leadership()
 
@@ -535,9 +572,12 @@ class RaftNode(Node):
         self.match_index = {p: 0 for p in sorted(self.peers)}
         self.progress = {p: Progress() for p in sorted(self.peers)}   # probe: where does each log end?
         self.pre_votes = None
+        self.acked_at = {}
+        self.reads = []
+        self.round_at, self.round_wanted = None, False
         if self.check_quorum:
             self.recent_active = set()
-            self.set_timer("check quorum", self.election_timeout[0])
+            self.set_timer("check quorum", self.election_timeout[0] / self.clock_rate)
         self.annotate(f"leader of term {self.current_term}")
         if self.noop_on_elect:
             # §8: a blank no-op entry at the start of the term commits earlier entries promptly.
@@ -561,6 +601,78 @@ class RaftNode(Node):
         self._replicate_all()
         return self.last_index
 
+    # ---- linearizable reads without the log (thesis §6.4, §6.4.1) ------------------------------------
+    def clock(self) -> float:
+        """This server's clock: real time scaled by ``clock_rate`` (a drifting quartz)."""
+        return self.now * self.clock_rate
+
+    def read(self, token: Any, *, lease: bool = False) -> bool:
+        """Leader only: start a linearizable read; False if this node is not the leader.
+
+        ReadIndex (§6.4): (1) wait until an entry of our term is committed (the no-op), (2) take
+        readIndex = commitIndex, (3) confirm we still lead with a round of heartbeats acknowledged
+        by a majority — sent after the read arrived, (4) wait until lastApplied >= readIndex, then
+        :meth:`on_read_ready` is called with ``token`` and the state machine may be read.
+        With ``lease`` (§6.4.1) step (3) is skipped while our lease holds: a majority acknowledged a
+        heartbeat we sent at time t, so (their votes being sticky) no other leader can exist before
+        t + minimum election timeout / drift_bound on our clock. If the lease has lapsed, the read
+        falls back to a heartbeat round. If we lose leadership first, :meth:`on_read_failed` is called.
+        """
+        if self.role != LEADER:
+            return False
+        self.reads.append(PendingRead(token, self.clock(), lease))
+        if not (lease and self.lease_until() > self.clock()):
+            if self.round_at is None or self.clock() - self.round_at > self.heartbeat:
+                self._read_round()
+            else:
+                self.round_wanted = True    # batched: the next round starts when this one is confirmed
+        self._serve_reads()
+        return True
+
+    def _read_round(self) -> None:
+        """ReadIndex step 3: an empty AppendEntries to every follower, at a prefix it is known to hold."""
+        now = self.clock()
+        self.round_at, self.round_wanted = now, False
+        self.read_rounds += 1
+        for peer in sorted(self.peers):
+            prev = self.match_index[peer]
+            self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), (),
+                                          self.commit_index, now))
+
+    def _confirmed(self, since: float) -> bool:
+        """A majority (us included) answered an AppendEntries we sent at or after ``since``."""
+        return 1 + sum(1 for t in self.acked_at.values() if t >= since) >= self.majority
+
+    def lease_until(self) -> float:
+        """The end of our lease on our clock (§6.4.1); -inf if we have none (leases need CheckQuorum)."""
+        if self.role != LEADER or not self.check_quorum:
+            return float("-inf")
+        need = self.majority - 1                   # peers that must have acknowledged
+        if need == 0:
+            return float("inf")
+        acks = sorted(self.acked_at.values(), reverse=True)
+        if len(acks) < need:
+            return float("-inf")
+        return acks[need - 1] + self.election_timeout[0] / self.drift_bound
+
+    def _serve_reads(self) -> None:
+        if self.role != LEADER or self.term_at(self.commit_index) != self.current_term:
+            return          # step 1: until our no-op commits we do not know the latest commit index
+        if self.round_at is not None and self._confirmed(self.round_at):
+            self.round_at = None
+        lease_ok = any(r.lease for r in self.reads) and self.lease_until() > self.clock()
+        waiting = []
+        for r in self.reads:
+            if r.index is None and ((r.lease and lease_ok) or self._confirmed(r.since)):
+                r.index = self.commit_index        # step 2 (taken now: a later index is just as good)
+            if r.index is not None and self.last_applied >= r.index:
+                self.on_read_ready(r.token)        # step 4
+            else:
+                waiting.append(r)
+        self.reads = waiting
+        if self.round_wanted and self.round_at is None and any(r.index is None for r in waiting):
+            self._read_round()
+
     # ---- AppendEntries: leader side ------------------------------------------------------------
     def _replicate_all(self) -> None:
         for peer in sorted(self.peers):
@@ -582,7 +694,7 @@ class RaftNode(Node):
         pr = self.progress[peer]
         ni = self.next_index[peer]
         snap = self.snapshot
-        self.set_timer(f"heartbeat {peer}", self.heartbeat)     # it has heard from us: restart the wait
+        self.set_timer(f"heartbeat {peer}", self.heartbeat / self.clock_rate)   # it heard from us: wait anew
         if ni <= snap.last_index:
             # §7: the entries the follower needs were discarded -> send the snapshot instead.
             pr.state, pr.pending_snapshot = SNAPSHOT, snap.last_index
@@ -601,7 +713,7 @@ class RaftNode(Node):
             pr.inflight.append(last)
             self.next_index[peer] = last + 1      # optimistic: the next message continues after these
         self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), entries,
-                                      self.commit_index))
+                                      self.commit_index, self.clock()))
 
     def _resend(self, peer: str) -> None:
         """Nothing went to ``peer`` for a heartbeat interval: presume what is in flight lost, send again."""
@@ -619,6 +731,10 @@ class RaftNode(Node):
         if self.role != LEADER or msg.term != self.current_term:
             return   # a stale reply from an earlier term
         pr = self.progress[src]
+        if msg.sent_at > self.acked_at.get(src, -1.0):
+            self.acked_at[src] = msg.sent_at       # src still followed us when we sent that
+            if self.reads:
+                self._serve_reads()
         if msg.success:
             # Fig. 2, Leaders 3: successful -> update nextIndex and matchIndex for the follower. Never
             # backwards: a reordered or duplicated reply may report less than we already know.
@@ -690,7 +806,7 @@ class RaftNode(Node):
             self.role = FOLLOWER
             self.votes = set()
         self.leader_hint = msg.leader
-        self.heard_leader_at = self.now
+        self.heard_leader_at = self.clock()
         self.pre_votes = None               # a leader exists: no election needed
         self._reset_election_timer()        # Fig. 2, Followers 2: heard from the current leader
         prev, entries = msg.prev_log_index, msg.entries
@@ -701,7 +817,8 @@ class RaftNode(Node):
             skip = snap_index - prev
             entries, prev = entries[skip:], snap_index
             if len(msg.entries) < skip:
-                self.send(src, AppendEntriesReply(self.current_term, True, match_index=snap_index))
+                self.send(src, AppendEntriesReply(self.current_term, True, match_index=snap_index,
+                                                  sent_at=msg.sent_at))
                 return
             prev_term = self.snapshot.last_term
         else:
@@ -710,7 +827,7 @@ class RaftNode(Node):
         # term matches prevLogTerm (the consistency check, §5.3).
         if prev > self.last_index:
             self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=self.last_index + 1,
-                                              reject_index=msg.prev_log_index))
+                                              reject_index=msg.prev_log_index, sent_at=msg.sent_at))
             return
         my_prev_term = self.term_at(prev)
         if my_prev_term != prev_term:
@@ -718,7 +835,8 @@ class RaftNode(Node):
             while first - 1 > snap_index and self.term_at(first - 1) == my_prev_term:
                 first -= 1
             self.send(src, AppendEntriesReply(self.current_term, False, conflict_index=first,
-                                              conflict_term=my_prev_term, reject_index=msg.prev_log_index))
+                                              conflict_term=my_prev_term, reject_index=msg.prev_log_index,
+                                              sent_at=msg.sent_at))
             return
         log = self.log
         for k, entry in enumerate(entries):
@@ -738,7 +856,7 @@ class RaftNode(Node):
         if msg.leader_commit > self.commit_index:
             self.commit_index = max(self.commit_index, min(msg.leader_commit, last_new))
             self._apply_committed()
-        self.send(src, AppendEntriesReply(self.current_term, True, match_index=last_new))
+        self.send(src, AppendEntriesReply(self.current_term, True, match_index=last_new, sent_at=msg.sent_at))
 
     # ---- applying and compaction (§7) -------------------------------------------------------------
     def _apply_committed(self) -> None:
@@ -751,6 +869,8 @@ class RaftNode(Node):
             self.applied.append((index, entry.term, entry.command))
             self.on_apply(index, entry, result)
         self._maybe_compact()
+        if self.reads:
+            self._serve_reads()
 
     def _maybe_compact(self) -> None:
         threshold = self.snapshot_threshold
@@ -771,7 +891,7 @@ class RaftNode(Node):
             self.role = FOLLOWER
             self.votes = set()
         self.leader_hint = msg.leader
-        self.heard_leader_at = self.now
+        self.heard_leader_at = self.clock()
         self.pre_votes = None
         self._reset_election_timer()
         idx, term = msg.last_included_index, msg.last_included_term
@@ -809,6 +929,12 @@ class RaftNode(Node):
 
     def on_lost_leadership(self) -> None:
         """Called when a leader steps down."""
+
+    def on_read_ready(self, token: Any) -> None:
+        """A :meth:`read` is confirmed and applied up to its readIndex: read the state machine now."""
+
+    def on_read_failed(self, token: Any) -> None:
+        """A :meth:`read` cannot finish here: this server stopped leading."""
 
     def drain_applied(self) -> list[tuple[int, int, Any]]:
         """(index, term, command) applied since the last drain (for checkers)."""

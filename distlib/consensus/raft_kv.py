@@ -1,9 +1,18 @@
 """A linearizable key-value store replicated with Raft (the paper's §8, "Client interaction").
 
 * Commands ``get``, ``put``, ``append`` and ``cas`` are entries in the Raft log.
-  **Reads go through the log too** (no ReadIndex, no leases): a ``get`` is answered
-  only once its entry is committed and applied, so it can never read a value a
-  newer leader has already overwritten.
+  By default **reads go through the log too** (``read_mode="log"``): a ``get`` is
+  answered only once its entry is committed and applied, so it can never read a value
+  a newer leader has already overwritten. It costs a log entry and its replication.
+* ``read_mode="read_index"`` answers a ``get`` without a log entry, by the ReadIndex
+  protocol of Ongaro's thesis §6.4 (one heartbeat round to a majority per batch of
+  reads); ``read_mode="lease"`` (§6.4.1) answers from the leader's state while its
+  lease holds (no message at all), falling back to ReadIndex when it has lapsed. Leases
+  rely on clocks (``clock_rate`` per server, ``drift_bound``) and on leader stickiness,
+  so ``lease`` turns ``check_quorum`` on.
+* ``read_mode="local"`` is BROKEN: the leader answers from its local state at once.
+  A leader cut off in a minority does not know it has been replaced and serves stale
+  values (:func:`stale_read` shows it; the linearizability checker catches it).
 * Clients send :class:`ClientRequest` to any server; a non-leader replies with
   ``error="not leader"`` and a ``leader_hint`` (§8: "redirect").
 * Each request carries ``(client, seq)``. The state machine keeps, per client, the
@@ -125,16 +134,29 @@ class NoDedupKVStore(KVStore):
     dedup = False
 
 
-class KVNode(RaftNode):
-    """A Raft server whose state machine is a :class:`KVStore` and that answers clients (§8)."""
+READ_MODES = ("log", "read_index", "lease", "local")
 
-    def __init__(self, **config: Any):
+
+class KVNode(RaftNode):
+    """A Raft server whose state machine is a :class:`KVStore` and that answers clients (§8).
+
+    ``read_mode`` — how a ``get`` is answered: "log" (default), "read_index", "lease", or the
+    broken "local" (see the module docstring).
+    """
+
+    def __init__(self, *, read_mode: str = "log", **config: Any):
+        if read_mode not in READ_MODES:
+            raise ValueError(f"read_mode must be one of {READ_MODES} (got {read_mode!r})")
+        self.read_mode = read_mode
         config.setdefault("state_machine", KVStore)
+        if read_mode == "lease":
+            config["check_quorum"] = True     # a lease is sound only if followers' votes are sticky
         super().__init__(**config)
 
     def on_start(self) -> None:
         super().on_start()
         self.pending: dict[int, tuple[str, str, KVCommand]] = {}   # log index -> (client, req_id, cmd)
+        self.reads_served = 0
 
     def on_message(self, src: str, msg: Any) -> None:
         if isinstance(msg, ClientRequest):
@@ -147,9 +169,29 @@ class KVNode(RaftNode):
             # §8: a follower rejects the request and supplies the most recent leader it has heard from.
             self.send(src, ClientReply(msg.req_id, False, leader_hint=self.leader_hint, error="not leader"))
             return
+        cmd = msg.command
+        if cmd.op == "get" and self.read_mode != "log":
+            if self.read_mode == "local":
+                # BROKEN: "I am the leader, so my state is the latest" — not after a partition.
+                self._answer_read((src, msg.req_id, cmd))
+            else:
+                self.read((src, msg.req_id, cmd), lease=self.read_mode == "lease")
+            return
         # Register before proposing: a one-server cluster commits and applies inside propose().
-        self.pending[self.last_index + 1] = (src, msg.req_id, msg.command)
-        self.propose(msg.command)
+        self.pending[self.last_index + 1] = (src, msg.req_id, cmd)
+        self.propose(cmd)
+
+    def _answer_read(self, token: tuple[str, str, KVCommand]) -> None:
+        src, req_id, cmd = token
+        self.reads_served += 1
+        self.send(src, ClientReply(req_id, True, result=self.sm.data.get(cmd.key)))
+
+    def on_read_ready(self, token: Any) -> None:
+        self._answer_read(token)
+
+    def on_read_failed(self, token: Any) -> None:
+        src, req_id, _ = token
+        self.send(src, ClientReply(req_id, False, leader_hint=self.leader_hint, error="retry"))
 
     def on_apply(self, index: int, entry: Entry, result: Any) -> None:
         waiting = self.pending.pop(index, None)
@@ -178,12 +220,14 @@ class NoDedupKVNode(KVNode):
 
 def kv_client(world: World, name: str, servers: Sequence[str], *, ops: int = 20,
               keys: Sequence[str] = ("x", "y"), attempt_timeout: float = 0.25, give_up: float = 1.5,
-              think: float = 0.02, rng: random.Random | None = None) -> Generator[Any, Any, None]:
+              think: float = 0.02, rng: random.Random | None = None,
+              mix: Sequence[str] = OPS) -> Generator[Any, Any, None]:
     """A SimPy process: ``ops`` random operations, each retried (same seq) until answered.
 
     Every operation is one history entry: ``ok`` with its result, or ``info`` if no
     server answered within ``give_up`` seconds (it may still take effect later).
-    Append values are unique tokens (``"c1.3;"``) so duplicates are visible.
+    Append values are unique tokens (``"c1.3;"``) so duplicates are visible. Each operation is
+    drawn from ``mix`` (repeat an op to make it likelier, e.g. ``("get", "get", "put")``).
     Arguments are checked at the call, not when the world first runs the process.
     """
     if not isinstance(world, World):
@@ -200,12 +244,14 @@ def kv_client(world: World, name: str, servers: Sequence[str], *, ops: int = 20,
     think = number("think", think)
     if rng is not None and not isinstance(rng, random.Random):
         raise ValueError(f"rng must be a random.Random or None (got {rng!r})")
-    return _kv_client(world, name, servers, ops, keys, attempt_timeout, give_up, think, rng)
+    if not isinstance(mix, (list, tuple)) or not mix or any(m not in OPS for m in mix):
+        raise ValueError(f"mix must be a non-empty list drawn from {OPS} (got {mix!r})")
+    return _kv_client(world, name, servers, ops, keys, attempt_timeout, give_up, think, rng, tuple(mix))
 
 
 def _kv_client(world: World, name: str, servers: list[str], ops: int, keys: list[str],
                attempt_timeout: float, give_up: float, think: float,
-               rng: random.Random | None) -> Generator[Any, Any, None]:
+               rng: random.Random | None, mix: tuple[str, ...] = OPS) -> Generator[Any, Any, None]:
     from distlib.sim import stream
     rng = rng or stream(world.seed, f"client/{name}")
     client = world.client(name)
@@ -213,7 +259,7 @@ def _kv_client(world: World, name: str, servers: list[str], ops: int, keys: list
     env = world.env
     target = servers[rng.randrange(len(servers))]
     for seq in range(1, ops + 1):
-        op = rng.choice(OPS)
+        op = rng.choice(mix)
         key = rng.choice(keys)
         token = f"{name}.{seq};"
         value: Any = None
@@ -243,3 +289,118 @@ def _kv_client(world: World, name: str, servers: list[str], ops: int, keys: list
         if not done:
             history.complete(inv, "info", None, env.now)
         yield env.timeout(think)
+
+
+# ---- reads: the scripted stale read and the cost of each method ------------------------------------
+def _op(world: World, name: str, servers: list[str], target: str, cmd: KVCommand, *,
+        attempt_timeout: float = 0.2, give_up: float = 1.5) -> Generator[Any, Any, Any]:
+    """One client operation with retries and redirects, recorded in the history; returns its result."""
+    client = world.client(name)
+    env = world.env
+    inv = world.history.invoke(name, HISTORY_F[cmd.op], cmd.key, cmd.value, env.now)
+    deadline = env.now + give_up
+    attempt = 0
+    while env.now < deadline:
+        attempt += 1
+        reply = yield from client.call(target, ClientRequest(f"{name}:{cmd.seq}.{attempt}", cmd),
+                                       timeout=min(attempt_timeout, max(deadline - env.now, 1e-6)))
+        if reply is not None and reply.ok:
+            result = reply.result if cmd.op in ("get", "cas") else cmd.value
+            world.history.complete(inv, "ok", result, env.now)
+            return result
+        if reply is not None and reply.leader_hint and reply.leader_hint != target:
+            target = reply.leader_hint
+        else:
+            target = servers[(servers.index(target) + 1) % len(servers)]
+            yield env.timeout(0.02)
+    world.history.complete(inv, "info", None, env.now)
+    return None
+
+
+def stale_read(read_mode: str = "local", *, seed: int = 0, until: float = 3.0,
+               monitors: Sequence[Any] = (), **config: Any) -> Any:
+    """A leader is cut off alone; the majority elects another and takes a write; then a read reaches
+    the old leader. ``local`` answers from the old leader's state — the value before the write, after
+    the write was acknowledged: not linearizable. ReadIndex cannot confirm its leadership and a lease
+    has lapsed, so the old leader never answers and the client's retry reaches the new leader.
+
+    c1 puts x="a" (0.5 s); the leader is cut off alone (1.0 s); c2 puts x="b" at the new leader
+    (1.6 s); c3 reads x at the old leader (2.0 s); healed at 2.6 s. Returns a ``RaftRun`` whose
+    ``stats`` holds ``read`` (what c3 got) and ``old``/``new`` leaders; check ``world.history``.
+    """
+    from distlib.consensus.raft import RaftRun, _current_leader, make_cluster
+    world = make_cluster(5, seed=seed, cls=KVNode, monitors=monitors, read_mode=read_mode, **config)
+    names = sorted(world.nodes)
+    state: dict[str, Any] = {}
+
+    def script() -> Generator[Any, Any, None]:
+        yield world.env.timeout(0.5)
+        first = _current_leader(world) or names[0]
+        yield from _op(world, "c1", names, first, KVCommand("c1", 1, "put", "x", "a"))
+        yield world.env.timeout(max(1.0 - world.env.now, 0))
+        state["old"] = old = _current_leader(world)
+        world.partition([old])
+        yield world.env.timeout(0.6)
+        state["new"] = new = _current_leader(world)
+        yield from _op(world, "c2", names, new or names[0], KVCommand("c2", 1, "put", "x", "b"))
+        yield world.env.timeout(max(2.0 - world.env.now, 0))
+        state["read"] = yield from _op(world, "c3", names, old, KVCommand("c3", 1, "get", "x"))
+
+    world.process(script())
+    world.at(2.6, world.heal)
+    world.run(until=until)
+    run = RaftRun(f"stale_read({read_mode})", world)
+    run.stats = {"old": state.get("old"), "new": state.get("new"), "read": state.get("read")}
+    run.notes.append(f"old leader {state.get('old')} cut off at 1 s, {state.get('new')} leads the majority; "
+                     f"c3's read of x (put 'a', then 'b') returned {state.get('read')!r} [{read_mode}]")
+    return run
+
+
+def read_cost(read_mode: str, *, seed: int = 0, n: int = 3, reads: int = 50, clients: int = 1,
+              **config: Any) -> dict[str, float]:
+    """Messages between servers per ``get`` on a healthy cluster.
+
+    After a leader is elected (1 s), ``clients`` clients each send ``reads`` gets, one after another,
+    to the leader. ``per_read``: server-to-server messages in that window per read; the same window
+    on an identical cluster with no reads gives ``idle`` (heartbeats only) and ``extra_per_read``,
+    the messages beyond them (log reads come out low there because their AppendEntries stand in for
+    heartbeats).
+    """
+    from distlib.consensus.raft import _current_leader, make_cluster
+    from distlib.sim import Send
+    if read_mode not in READ_MODES:
+        raise ValueError(f"read_mode must be one of {READ_MODES} (got {read_mode!r})")
+    integer("reads", reads, 1)
+    integer("clients", clients, 1)
+
+    def window(with_reads: bool, end: float | None) -> tuple[int, float]:
+        world = make_cluster(n, seed=seed, cls=KVNode, read_mode=read_mode, **config)
+        world.run(until=1.0)
+        leader = _current_leader(world)
+        done: list[float] = []
+
+        def reader(name: str) -> Generator[Any, Any, None]:
+            client = world.client(name)
+            for k in range(1, reads + 1):
+                cmd = KVCommand(name, k, "get", "x")
+                reply = yield from client.call(leader, ClientRequest(f"{name}:{k}", cmd), timeout=1.0)
+                if reply is None or not reply.ok:
+                    raise RuntimeError(f"read {k} of {name} failed on a healthy cluster: {reply!r}")
+            done.append(world.now)
+
+        if with_reads:
+            for c in range(1, clients + 1):
+                world.process(reader(f"c{c}"))
+            world.run(until=60.0)
+            end = max(done)
+        else:
+            world.run(until=end)
+        count = sum(1 for r in world.trace.of(Send)
+                    if 1.0 <= r.time <= end and r.src in world.nodes and r.dst in world.nodes)
+        return count, end
+
+    busy, end = window(True, None)
+    idle, _ = window(False, end)
+    total = reads * clients
+    return {"messages": busy, "idle": idle, "reads": total, "seconds": end - 1.0,
+            "per_read": busy / total, "extra_per_read": (busy - idle) / total}
