@@ -239,6 +239,10 @@ class DynamoNode(Node):
         for k in ("data", "hints", "counters"):
             self.storage.setdefault(k, {})
         self.storage.setdefault("seq", 0)
+        # Operation names must never repeat across restarts: a late ack or reply for a request the
+        # crashed incarnation made would otherwise count toward a new request's quorum (the
+        # 10,000-seed strict sweep found a read written back to one replica instead of W).
+        self.storage["incarnation"] = self.storage.get("incarnation", 0) + 1
         self.ops: dict[str, _Op] = {}          # volatile: a crash forgets requests in flight
         self.op_seq = 0
         self.ae_turn = 0
@@ -310,13 +314,16 @@ class DynamoNode(Node):
 
     def _new_op(self, kind: str, client: str, req_id: str, key: str) -> _Op:
         self.op_seq += 1
-        name = f"{self.id}/{self.op_seq}"
+        name = self._op_name()
         op = _Op(kind, client, req_id, key, self.preference(key), self.extended(key))
         self.ops[name] = op
         self.set_timer(name, self.op_timeout)
         if self.sloppy:
             self.set_timer(f"{name}/fallback", self.replica_timeout)
         return op
+
+    def _op_name(self) -> str:
+        return f"{self.id}/{self.storage['incarnation']}.{self.op_seq}"
 
     def _send_to(self, name: str, op: _Op, target: str, hint: str | None) -> None:
         op.used.add(target)
@@ -352,14 +359,14 @@ class DynamoNode(Node):
             # 10,000-seed sweep: a duplicated Put made two concurrent dots at one coordinator).
             self.store(key, stored)
             op.stored = self.local(key)
-        name = f"{self.id}/{self.op_seq}"
+        name = self._op_name()
         for target in op.pref:
             op.assigned[target] = target
             self._send_to(name, op, target, None)
 
     def _begin_get(self, client: str, msg: Get) -> None:
         op = self._new_op("get", client, msg.req_id, msg.key)
-        name = f"{self.id}/{self.op_seq}"
+        name = self._op_name()
         for target in op.pref:
             op.assigned[target] = target
             self._send_to(name, op, target, None)
@@ -384,7 +391,9 @@ class DynamoNode(Node):
 
     def _on_reply(self, src: str, name: str, stored: Stored) -> None:
         op = self.ops.get(name)
-        if op is None or op.kind != "get":
+        if op is None or op.kind != "get" or op.phase == "writeback":
+            # During the write-back the answer is fixed: it is what is being written to W replicas
+            # (merging a late reply into it would answer a value only one replica holds).
             return
         op.replies[src] = stored
         op.stored = merge_stored(self.mode, op.stored, stored)
