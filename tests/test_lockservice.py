@@ -34,6 +34,7 @@ from distlib.coordination import (
     primary_election,
     random_lockservice,
     run_cell,
+    stale_cache,
 )
 from distlib.coordination import namespace as ns
 from distlib.coordination.cell import CELL, CellRequest
@@ -164,8 +165,8 @@ def test_bad_requests_are_typed_errors_and_change_nothing(cmd, code):
 
 
 def _without_dedup(snap: tuple) -> tuple:
-    files, instance, session, sessions, opened, events, delay = snap
-    return files, instance, session, tuple((k, v[:2]) for k, v in sessions), opened, events, delay
+    files, instance, session, sessions, opened, events, delay, watches = snap
+    return files, instance, session, tuple((k, v[:2]) for k, v in sessions), opened, events, delay, watches
 
 
 def test_snapshot_restore_round_trip():
@@ -242,7 +243,7 @@ def _script(world: World, steps, out: list) -> None:
             cmd = Command(cmd.kind, sid, cmd.seq, cmd.path, cmd.arg)
             for attempt in range(40):
                 reply = yield from client.call(target, CellRequest(f"raw:{i}.{attempt}", cmd), timeout=0.2)
-                if reply is not None and reply.error == ns.NOT_MASTER:
+                if reply is not None and reply.error in (ns.NOT_MASTER, "retry"):
                     target = reply.leader_hint or CELL[(CELL.index(target) + 1) % 5]
                     yield world.env.timeout(0.05)
                     continue
@@ -289,6 +290,45 @@ def test_primary_election_one_primary_who_announces_itself():
     assert contents == primary
     assert {w[1] for w in run.writes} == {primary} and all(w[4] for w in run.writes)
     assert check_lockservice(run) == []
+
+
+def test_secondaries_learn_the_primary_from_events():
+    run = primary_election(0)
+    primary = next(c for c, evs in run.events.items() if any(k == "belief-start" for _, k, _ in evs))
+    told = 0
+    for c, evs in run.events.items():
+        if c != primary:
+            told += ("modified", "/ls/cell/svc/primary") in [d for _, k, d in evs if k == "event"]
+            assert [d for _, k, d in evs if k == "primary-is"][-1] == primary
+    assert told >= 1        # a secondary subscribed before the primary wrote its name was told
+
+
+def test_failover_event_reaches_every_session():
+    run = failover(0)
+    for evs in run.events.values():
+        assert ("failover", None) in [d for _, k, d in evs if k == "event"]
+
+
+# ---- caching with invalidation ----------------------------------------------------------------------
+def _cached_reads(run) -> int:
+    return sum(1 for o in run.ops if o[1] == "read" and o[7] == "ok" and o[4] == o[6])
+
+
+def test_cache_serves_reads_and_stays_linearizable_when_invalidations_are_lost():
+    runs = [stale_cache(s) for s in range(20)]
+    assert sum(_cached_reads(r) for r in runs) > 50           # the cache is really used
+    assert all(check_namespace(r) == [] for r in runs)
+
+
+def test_cache_served_after_a_lost_invalidation_is_caught():
+    caught = [s for s in range(20) if check_namespace(stale_cache(s, broken=True))]
+    assert caught, "the eager-invalidation master was never caught"
+    assert check_namespace(stale_cache(caught[0])) == []
+
+
+def test_uncached_client_sends_every_read():
+    run = run_cell(1, election=0, workload=2, ops=20, until=4.0)
+    assert _cached_reads(run) > 0
 
 
 def test_same_seed_same_run():
@@ -364,7 +404,7 @@ def test_namespace_model_and_history():
 
 
 def test_namespace_checker_catches_a_lost_write():
-    run = run_cell(1, election=0, workload=3, ops=10, until=3.0)
+    run = run_cell(1, election=0, workload=3, ops=20, until=3.0, keys=("a",))
     reads = [i for i, o in enumerate(run.ops) if o[1] == "read" and o[7] == "ok" and o[5] is not None]
     assert reads
     i = reads[0]
@@ -385,6 +425,6 @@ def test_sweep_300_seeds_no_violations():
 
 
 def test_variants_listed():
-    assert VARIANTS[0] == "correct" and len(VARIANTS) == 5
+    assert VARIANTS[0] == "correct" and len(VARIANTS) == 6
     with pytest.raises(LockServiceError):
         raise LockServiceError(ns.BAD_PATH, "x")

@@ -17,7 +17,17 @@ Sessions and leases (§2.8), the master's side:
   fresh lease of ``now + lease`` ("the new master ... conservatively assumes" each lease was just
   extended). Together with the client's grace period this lets sessions survive a fail-over.
 
-Broken variant :class:`AmnesiacServer` skips that conservative extension (it expires at once every
+Caching (§2.5): a ``get`` reply is *cacheable* unless a modification of the path is in progress, and
+the master records the session as caching the path. A ``create``/``set``/``delete`` (and a session
+expiry, for its ephemeral files) is *held*: the master sends :class:`Invalidate` to every caching
+session and proposes the command only once each has acknowledged or its lease has expired at the
+master (the client drops its cache when its own, shorter lease ends). A new master knows no cachers,
+so it presumes every session caches every path, and refuses modifications until it is ready.
+Events (§2.7: modified, child, lock, failover) are sent after the action, best effort.
+
+Broken variant :class:`EagerInvalidationServer` does not wait for the acknowledgements (a cached
+read can return a value older than a committed write: the namespace linearizability check catches
+it). Broken variant :class:`AmnesiacServer` skips that conservative extension (it expires at once every
 session it has not heard from itself), so a lock can be granted while a lease the old master
 promised is still running: the session-safety checker catches it.
 
@@ -38,6 +48,8 @@ from distlib.sim import Node
 from distlib.sim.validate import flag, number
 
 from .namespace import (
+    MODIFYING,
+    NO_SUCH_FILE,
     NOT_MASTER,
     STALE_SEQUENCER,
     WRONG_LOCK,
@@ -119,12 +131,57 @@ class CellReply:
     detail: str = ""
     valid_until: float | None = None
     leader_hint: str | None = None
+    cacheable: bool = False            # a get's contents may be cached (no invalidation in flight)
 
     def __repr__(self) -> str:
         if self.ok:
             lease = "" if self.valid_until is None else f", lease→{self.valid_until:.3f}"
             return f"Reply({self.kind} ok {self.value!r}{lease})"
         return f"Reply({self.kind} {self.error})"
+
+
+@dataclass(frozen=True)
+class Invalidate:
+    """§2.5: the master asks a caching client to drop ``path`` before a modification proceeds."""
+
+    session: int
+    path: str
+
+    def __repr__(self) -> str:
+        return f"Invalidate({self.path})"
+
+
+@dataclass(frozen=True)
+class InvalidateAck:
+    session: int
+    path: str
+
+    def __repr__(self) -> str:
+        return f"InvalAck({self.path})"
+
+
+@dataclass(frozen=True)
+class CellEvent:
+    """§2.7: delivered after the action: ``modified``, ``child``, ``lock`` (on ``path``) or
+    ``failover`` (a new master; clients flush their caches)."""
+
+    session: int
+    kind: str
+    path: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind} {self.path or ''})".replace(" )", ")")
+
+
+@dataclass
+class _Held:
+    """A modification waiting for cache invalidations (or the cachers' leases) before it is proposed."""
+
+    src: str
+    req_id: str
+    command: Command
+    paths: tuple[str, ...]
+    waiting: set[int]
 
 
 @dataclass(frozen=True)
@@ -178,11 +235,22 @@ class ChubbyServer(RaftNode):
         self.ready = False                     # master and caught up (its no-op applied)
         self.leases: dict[int, float] = {}     # session -> lease end (master only, in memory)
         self.expiring: set[int] = set()
+        # §2.5 caching, master side (memory only): who may cache which path. A new master knows
+        # nothing, so for a path not in cache_known every session is presumed to cache it.
+        self.cachers: dict[str, set[int]] = {}
+        self.cache_known: set[str] = set()
+        self.uncachable: dict[str, int] = {}    # path -> modifications in progress (gets not cacheable)
+        self.held: list[_Held] = []
+        self.in_flight: dict[tuple, tuple[str, ...]] = {}   # held-then-proposed command -> its paths
+        self.fresh_sessions: set[int] = set()   # opened under this master: their caching is known
+        self.cache_presumed: set[int] = set()   # sessions that existed when this master got ready
 
     # ---- clients ----------------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
         if isinstance(msg, CellRequest):
             self._on_request(src, msg)
+        elif isinstance(msg, InvalidateAck):
+            self._on_invalidate_ack(msg)
         else:
             super().on_message(src, msg)
 
@@ -195,9 +263,93 @@ class ChubbyServer(RaftNode):
         if not isinstance(cmd, Command):
             self.send(src, CellReply(msg.req_id, "?", None, False, error="bad request"))
             return
+        if cmd.kind in MODIFYING and not self.ready:
+            # §2.9: a new master accepts no modification before it knows the sessions (and has told
+            # them to flush their caches): the client retries shortly.
+            self.send(src, CellReply(msg.req_id, cmd.kind, cmd.session, False, error="retry",
+                                     leader_hint=self.id))
+            return
+        if cmd.kind in MODIFYING and isinstance(cmd.path, str):
+            if any(h.command.session == cmd.session and h.command.seq == cmd.seq for h in self.held):
+                return                            # a retry of a request already waiting
+            self._hold(src, msg.req_id, cmd, (cmd.path,))
+            return
+        self._propose_for(src, msg.req_id, cmd)
+
+    def _propose_for(self, src: str, req_id: str, cmd: Command) -> None:
         cmd = dataclasses.replace(cmd, at=self.now)
-        self.pending[self.last_index + 1] = (src, msg.req_id, cmd)
+        self.pending[self.last_index + 1] = (src, req_id, cmd)
         self.propose(cmd)
+
+    # ---- §2.5 cache invalidation: a modification waits until no client can read the old value -----
+    def _hold(self, src: str, req_id: str, cmd: Command, paths: tuple[str, ...]) -> None:
+        waiting: set[int] = set()
+        for path in paths:
+            caching = self.cachers.pop(path, set())
+            if path not in self.cache_known:       # sessions older than this master may cache it
+                caching |= set(self.sm.sessions) - self.fresh_sessions
+            self.cache_known.add(path)
+            self.uncachable[path] = self.uncachable.get(path, 0) + 1
+            for sid in sorted(caching):
+                if sid in self.sm.sessions:
+                    waiting.add(sid)
+                    self.send(self._client_of(sid), Invalidate(sid, path))
+        self.in_flight[(cmd.kind, cmd.session, cmd.seq)] = paths
+        self.held.append(_Held(src, req_id, cmd, paths, waiting))
+        if waiting:
+            self.set_timer("invalidate", self.config.rpc_timeout)
+        self._release_held()
+
+    def _client_of(self, sid: int) -> str:
+        return str(self.sm.sessions[sid][0]).split("#")[0]
+
+    def _release_held(self) -> None:
+        still = []
+        for h in self.held:
+            h.waiting = {s for s in h.waiting if s in self.sm.sessions and self.leases.get(s, 0.0) > self.now}
+            if h.waiting:
+                still.append(h)
+            else:
+                if h.command.kind == "expire":
+                    self.propose(h.command)
+                else:
+                    self._propose_for(h.src, h.req_id, h.command)
+        self.held = still
+
+    def _modified(self, cmd: Command) -> None:
+        """A held modification was applied (first copy only): its paths may be cached again."""
+        key = (cmd.kind, cmd.session, cmd.seq)
+        for path in self.in_flight.pop(key, ()):
+            left = self.uncachable.get(path, 0) - 1
+            if left > 0:
+                self.uncachable[path] = left
+            else:
+                self.uncachable.pop(path, None)
+
+    def _on_invalidate_ack(self, msg: InvalidateAck) -> None:
+        if self.role != LEADER:
+            return
+        for h in self.held:
+            if msg.path in h.paths:
+                h.waiting.discard(msg.session)
+        self._release_held()
+
+    def _events(self, cmd: Command, result: Result) -> None:
+        """§2.7: events go out after the action (best effort, like any message)."""
+        path = cmd.path
+        if not result.ok or not isinstance(path, str):
+            return
+        out: list[tuple[int, str, str]] = []
+        if cmd.kind == "set":
+            out += [(s, "modified", path) for s in self.sm.watchers(path, "modified")]
+        elif cmd.kind in ("create", "delete"):
+            parent = path.rsplit("/", 1)[0]
+            out += [(s, "child", parent) for s in self.sm.watchers(parent, "child")]
+        elif cmd.kind == "acquire":
+            out += [(s, "lock", path) for s in self.sm.watchers(path, "lock")]
+        for sid, kind, p in out:
+            if sid in self.sm.sessions:
+                self.send(self._client_of(sid), CellEvent(sid, kind, p))
 
     def on_apply(self, index: int, entry: Entry, result: Any) -> None:
         cmd = entry.command
@@ -207,6 +359,10 @@ class ChubbyServer(RaftNode):
                     self._become_ready()
             elif isinstance(cmd, Command) and isinstance(result, Result):
                 self._track_lease(cmd, result)
+                if cmd.kind in MODIFYING or cmd.kind == "expire":
+                    self._modified(cmd)
+                if self.ready:
+                    self._events(cmd, result)
         waiting = self.pending.pop(index, None)
         if waiting is None:
             return
@@ -217,12 +373,20 @@ class ChubbyServer(RaftNode):
             return
         sid = result.value if mine.kind == "open" and result.ok else mine.session
         until = self.leases.get(sid) if mine.kind in ("open", "keepalive") and result.ok else None
+        cacheable = False
+        if (mine.kind == "get" and (result.ok or result.error == NO_SUCH_FILE) and self.ready
+                and not self.uncachable.get(mine.path, 0)):     # §2.5: absence is cached too
+            # Registered before the reply leaves: a later modification will invalidate this copy.
+            cacheable = True
+            self.cachers.setdefault(mine.path, set()).add(sid)
         self.send(src, CellReply(req_id, mine.kind, sid, result.ok, result.value, result.error,
-                                 result.detail, until))
+                                 result.detail, until, cacheable=cacheable))
 
     def _track_lease(self, cmd: Command, result: Result) -> None:
         if cmd.kind in ("open", "keepalive") and result.ok:
             sid = result.value if cmd.kind == "open" else cmd.session
+            if cmd.kind == "open" and self.ready and sid not in self.cache_presumed:
+                self.fresh_sessions.add(sid)
             self.leases[sid] = max(self.leases.get(sid, 0.0), self.now + self.config.lease)
             self.expiring.discard(sid)
         elif cmd.kind in ("expire", "close"):
@@ -235,8 +399,11 @@ class ChubbyServer(RaftNode):
         """§2.9: the new master now knows every committed session; extend them all conservatively."""
         self.ready = True
         self.annotate("master ready")
+        self.cache_presumed = set(self.sm.sessions)
         for sid in sorted(self.sm.sessions):
             self.leases[sid] = self._failover_lease(sid)
+            # §2.9: a fail-over event; clients flush their caches (this master does not know them).
+            self.send(self._client_of(sid), CellEvent(sid, "failover"))
         self._arm_lease_timer()
 
     def _failover_lease(self, sid: int) -> float:
@@ -257,8 +424,21 @@ class ChubbyServer(RaftNode):
                 for sid in sorted(self.leases):
                     if self.leases[sid] <= self.now and sid not in self.expiring:
                         self.expiring.add(sid)
-                        self.propose(Command("expire", sid, 0, None, self.sm.sessions[sid][1], self.now))
+                        expire = Command("expire", sid, 0, None, self.sm.sessions[sid][1], self.now)
+                        # Its ephemeral files vanish with it: invalidate them first, like any change.
+                        self._hold(self.id, "", expire, tuple(self.sm.ephemerals(sid)))
+                self._release_held()
                 self._arm_lease_timer()
+        elif name == "invalidate":
+            if self.role == LEADER and self.held:
+                for h in self.held:                   # lost invalidations are sent again
+                    for sid in sorted(h.waiting):
+                        if sid in self.sm.sessions:
+                            for path in h.paths:
+                                self.send(self._client_of(sid), Invalidate(sid, path))
+                self._release_held()
+                if self.held:
+                    self.set_timer("invalidate", self.config.rpc_timeout)
         else:
             super().on_timer(name)
 
@@ -269,6 +449,24 @@ class ChubbyServer(RaftNode):
         self.expiring.clear()
         self.ready = False
         self.cancel_timer("leases")
+        self.cancel_timer("invalidate")
+        self.cachers.clear()
+        self.cache_known.clear()
+        self.uncachable.clear()
+        self.held.clear()
+        self.in_flight.clear()
+        self.fresh_sessions.clear()
+        self.cache_presumed.clear()
+
+
+class EagerInvalidationServer(ChubbyServer):
+    """BROKEN: sends cache invalidations but lets the modification proceed without waiting for the
+    acknowledgements, so a client whose invalidation is slow or lost reads its stale cache."""
+
+    def _release_held(self) -> None:
+        for h in self.held:
+            h.waiting.clear()
+        super()._release_held()
 
 
 class AmnesiacServer(ChubbyServer):

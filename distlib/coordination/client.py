@@ -36,14 +36,24 @@ from typing import Any
 from distlib.sim import Node
 from distlib.sim.validate import flag, integer, names, number, one_of
 
-from .cell import CELL, CellConfig, CellReply, CellRequest, ResourceReply, ResourceWrite
+from .cell import (
+    CELL,
+    CellConfig,
+    CellEvent,
+    CellReply,
+    CellRequest,
+    Invalidate,
+    InvalidateAck,
+    ResourceReply,
+    ResourceWrite,
+)
 from .namespace import EXCLUSIVE, EXISTS, NO_SUCH_FILE, NOT_MASTER, ROOT, SESSION_EXPIRED, Command
 
 PRIMARY = ROOT + "/svc/primary"
 DATA = ROOT + "/data"
 APPS = ("election", "workload", "idle")
-# Namespace workload: history name -> (command kind, outcome of "no")
 WORKLOAD_OPS = ("create", "write", "read", "delete")
+WORKLOAD_WEIGHTS = (2, 2, 5, 1)          # read-mostly, as Chubby's clients are (§2.5)
 
 
 class ChubbyClient(Node):
@@ -53,7 +63,8 @@ class ChubbyClient(Node):
                  app: str = "idle", lock: str = PRIMARY, resource: str | None = "res",
                  fenced_writes: bool = True, clock_rate: float = 1.0, hold: float | None = None,
                  work: float = 0.1, write_delay: float = 0.01, retry: float = 0.1, ops: int = 10,
-                 keys: Sequence[str] = ("a", "b"), think: float = 0.05, start: float = 0.0):
+                 keys: Sequence[str] = ("a", "b"), think: float = 0.05, start: float = 0.0,
+                 cache: bool = True):
         self.servers = names("servers", servers)
         self.config = config if config is not None else CellConfig()
         if not isinstance(self.config, CellConfig):
@@ -71,6 +82,7 @@ class ChubbyClient(Node):
         self.keys = names("keys", keys)
         self.think = number("think", think)
         self.start = number("start", start)
+        self.cache_enabled = flag("cache", cache)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -96,6 +108,9 @@ class ChubbyClient(Node):
         self.done_ops = 0
         self.current_op: list | None = None
         self.pending_write = None
+        self.primary_unknown = True
+        self.cache: dict[str, Any] = {}     # path -> contents (valid only while the lease is)
+        self.invalidated: set[str] = set()  # paths invalidated while a get for them was out
         self._after("open", self.start)
 
     def _after(self, name: str, local_seconds: float) -> None:
@@ -174,6 +189,7 @@ class ChubbyClient(Node):
         self.sid = None
         self.state = "none"
         self.outstanding = None
+        self.cache.clear()
         self.lease_end = 0.0
         for t in ("ka", "ka-timeout", "lease", "grace", "rpc", "resend", "work", "write", "retry", "step"):
             self.cancel_timer(t)
@@ -187,6 +203,8 @@ class ChubbyClient(Node):
 
     # ---- requests (one at a time, retried with the same sequence number) ---------------------------
     def _request(self, kind: str, path: str | None = None, arg: Any = None) -> None:
+        if kind == "get" and path is not None:
+            self.invalidated.discard(path)
         self.seq += 1
         self._call(Command(kind, self.sid, self.seq, path, arg))
 
@@ -228,6 +246,17 @@ class ChubbyClient(Node):
                 self._on_keepalive_reply(msg)
             else:
                 self._on_reply(msg)
+        elif isinstance(msg, Invalidate):
+            if msg.session == self.sid:
+                self.cache.pop(msg.path, None)
+                self.invalidated.add(msg.path)
+                self.send(src, InvalidateAck(msg.session, msg.path))
+        elif isinstance(msg, CellEvent):
+            if msg.session == self.sid:
+                if msg.kind == "failover":
+                    self.cache.clear()       # the new master does not know what we cached
+                self._event("event", (msg.kind, msg.path))
+                self._app_event(msg)
         elif isinstance(msg, ResourceReply):
             pass
 
@@ -249,8 +278,9 @@ class ChubbyClient(Node):
                 self._send_keepalive()
         elif name == "lease":
             if self.state == "valid" and self.now >= self.lease_end:
-                # §2.8: the local lease ran out: jeopardy. Locks are no longer trusted.
+                # §2.8: the local lease ran out: jeopardy. Locks and the cache are no longer trusted.
                 self.state = "jeopardy"
+                self.cache.clear()
                 self._event("jeopardy", self.sid)
                 self.annotate("jeopardy")
                 if self.holding is not None:
@@ -278,6 +308,12 @@ class ChubbyClient(Node):
             self.phase = "mkdir"
             self._request("create", DATA, ("", True, False))
 
+    def _app_event(self, msg: CellEvent) -> None:
+        if self.app == "election" and msg.kind == "modified" and msg.path == self.lock:
+            self.primary_unknown = True        # a secondary re-reads the file to learn the primary
+            if self.outstanding is None and self.holding is None:
+                self._request("get", self.lock)
+
     def _app_resume(self) -> None:
         if self.app == "election" and self.holding is not None:
             self._after("work", self.work)
@@ -291,7 +327,10 @@ class ChubbyClient(Node):
     def _app_timer(self, name: str) -> None:
         if self.app == "election":
             if name == "retry" and self.sid is not None and self.state == "valid":
-                self._request("acquire", self.lock, EXCLUSIVE)
+                if self.outstanding is not None:
+                    self._after("retry", self.retry)
+                elif self.holding is None:
+                    self._request("acquire", self.lock, EXCLUSIVE)
             elif name == "work":
                 self._work()
             elif name == "write":
@@ -305,8 +344,16 @@ class ChubbyClient(Node):
             self.phase = "mkfile"
             self._request("create", self.lock, ("", False, False))
         elif cmd.kind == "create":
+            self.phase = "watch"
+            self._request("watch", self.lock, ("modified",))
+        elif cmd.kind == "watch":
             self.phase = "acquire"
             self._request("acquire", self.lock, EXCLUSIVE)
+        elif cmd.kind == "get":
+            if msg.ok:
+                self.primary_unknown = False
+                self._event("primary-is", msg.value[0])
+            self._after("retry", self.retry)
         elif cmd.kind == "acquire":
             if msg.ok and self.state == "valid":
                 self.holding = msg.value
@@ -314,6 +361,8 @@ class ChubbyClient(Node):
                 self.annotate(f"primary with {msg.value!r}")
                 self._believe(True, "granted")
                 self._request("set", self.lock, self.id)     # announce: readers learn the primary
+            elif self.primary_unknown and self.state == "valid":
+                self._request("get", self.lock)   # someone else is primary: who? (then retry)
             else:
                 self._after("retry", self.retry)
         elif cmd.kind == "set":
@@ -356,15 +405,23 @@ class ChubbyClient(Node):
     def _next_op(self) -> None:
         if self.done_ops >= self.ops or self.outstanding is not None or self.state != "valid":
             return
-        f = WORKLOAD_OPS[self.rng.randrange(len(WORKLOAD_OPS))]
+        f = self.rng.choices(WORKLOAD_OPS, WORKLOAD_WEIGHTS)[0]
         key = self.keys[self.rng.randrange(len(self.keys))]
         path = f"{DATA}/{key}"
         value = f"{self.id}.{self.done_ops}" if f in ("create", "write") else None
         self.done_ops += 1
         self.current_op = [self.id, f, key, value, self.now, None, None, None]
+        if f == "read" and self._cached(path):
+            self._finish_op("ok", self.cache[path])       # §2.5: served locally, no RPC
+            self._after("step", self.think)
+            return
         kind, arg = {"create": ("create", (value, False, False)), "write": ("set", value),
                      "read": ("get", None), "delete": ("delete", None)}[f]
         self._request(kind, path, arg)
+
+    def _cached(self, path: str) -> bool:
+        return (self.cache_enabled and path in self.cache and self.state == "valid"
+                and self.now < self.lease_end)
 
     def _finish_op(self, status: str, output: Any) -> None:
         op = self.current_op
@@ -382,6 +439,9 @@ class ChubbyClient(Node):
         if self.current_op is None:
             return
         f = self.current_op[1]
+        if f == "read" and msg.cacheable and self.cache_enabled and cmd.path not in self.invalidated:
+            # Not if an invalidation overtook this reply: the contents may predate it. None: absent.
+            self.cache[str(cmd.path)] = msg.value[0] if msg.ok else None
         if msg.ok:
             out = msg.value[0] if f == "read" else True
             self._finish_op("ok", out)

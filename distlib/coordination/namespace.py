@@ -49,7 +49,11 @@ ERRORS = (BAD_PATH, NO_SUCH_FILE, EXISTS, NOT_DIRECTORY, NOT_EMPTY, LOCK_BUSY, L
 
 EXCLUSIVE, SHARED = "exclusive", "shared"
 KINDS = ("open", "keepalive", "close", "expire", "create", "set", "get", "delete", "list", "acquire",
-         "release", "check")
+         "release", "check", "watch")
+# Events a session may subscribe to (§2.7): contents modified, child added/removed, lock acquired.
+EVENTS = ("modified", "child", "lock")
+# Commands that change a file's contents or existence: the master invalidates caches first (§2.5).
+MODIFYING = frozenset({"create", "set", "delete"})
 # Commands that need a live session (all but open/expire).
 SESSION_KINDS = frozenset(KINDS) - {"open", "expire"}
 
@@ -183,6 +187,7 @@ class Namespace:
         self.opened: dict[str, tuple[int, Result]] = {}     # client -> (seq, result of its open)
         # Lock history for checkers and views: (at, kind, path, session, generation, why).
         self.lock_events: list[tuple[float, str, str, int, int, str]] = []
+        self.watches: dict[int, dict[str, tuple[str, ...]]] = {}    # session -> path -> event kinds
 
     # ---- the state machine interface --------------------------------------------------------------
     def apply(self, cmd: Command) -> Result:
@@ -211,10 +216,13 @@ class Namespace:
     def snapshot(self) -> Any:
         return (tuple((p, f.frozen()) for p, f in sorted(self.files.items())), self.next_instance,
                 self.next_session, tuple((k, tuple(v)) for k, v in sorted(self.sessions.items())),
-                tuple(sorted(self.opened.items())), tuple(self.lock_events), self.lock_delay)
+                tuple(sorted(self.opened.items())), tuple(self.lock_events), self.lock_delay,
+                tuple((k, tuple(sorted(v.items()))) for k, v in sorted(self.watches.items())))
 
     def restore(self, data: Any) -> None:
-        files, self.next_instance, self.next_session, sessions, opened, events, self.lock_delay = data
+        (files, self.next_instance, self.next_session, sessions, opened, events, self.lock_delay,
+         watches) = data
+        self.watches = {k: dict(v) for k, v in watches}
         self.files = {p: _File.thaw(t) for p, t in files}
         self.sessions = {k: list(v) for k, v in sessions}
         self.opened = dict(opened)
@@ -231,6 +239,13 @@ class Namespace:
 
     def paths(self) -> list[str]:
         return sorted(self.files)
+
+    def ephemerals(self, sid: int) -> list[str]:
+        return sorted(p for p, f in self.files.items() if f.ephemeral == sid)
+
+    def watchers(self, path: str, kind: str) -> list[int]:
+        """Sessions subscribed to ``kind`` events on ``path``."""
+        return [s for s, w in sorted(self.watches.items()) if kind in w.get(path, ())]
 
     # ---- sessions ----------------------------------------------------------------------------------
     def _open(self, cmd: Command) -> Result:
@@ -263,6 +278,7 @@ class Namespace:
 
     def _end_session(self, sid: int, at: float, why: str) -> None:
         del self.sessions[sid]
+        self.watches.pop(sid, None)
         for path in sorted(self.files):
             f = self.files[path]
             if sid in f.holders:
@@ -375,6 +391,15 @@ class Namespace:
         if not f.holders:
             f.mode = None
         return Result(True, None)
+
+    def _watch(self, cmd: Command, sid: int) -> Result:
+        """Subscribe the session to event kinds on a path (an empty tuple unsubscribes)."""
+        self._file(cmd.path)
+        kinds = cmd.arg
+        if not (isinstance(kinds, tuple) and all(k in EVENTS for k in kinds)):
+            raise LockServiceError(BAD_REQUEST, f"watch needs a tuple drawn from {EVENTS} (got {kinds!r})")
+        self.watches.setdefault(sid, {})[str(cmd.path)] = kinds
+        return Result(True, kinds)
 
     def _check(self, cmd: Command, sid: int) -> Result:
         """§2.4 CheckSequencer: is this sequencer still the lock's current one?"""

@@ -22,11 +22,19 @@ from typing import Any
 from distlib.sim import Annotate, FaultSchedule, Pause, Resume, Send, World, as_schedule, stream
 from distlib.sim.validate import flag, integer, number, subclass
 
-from .cell import CELL, AmnesiacServer, CellConfig, CellReply, ChubbyServer, ResourceServer
+from .cell import (
+    CELL,
+    AmnesiacServer,
+    CellConfig,
+    CellReply,
+    ChubbyServer,
+    EagerInvalidationServer,
+    ResourceServer,
+)
 from .client import PRIMARY, ChubbyClient
 from .namespace import Command
 
-VARIANTS = ("correct", "no-fencing", "no-grace", "long-client-lease", "amnesiac-master")
+VARIANTS = ("correct", "no-fencing", "no-grace", "long-client-lease", "amnesiac-master", "stale-cache")
 
 
 @dataclass
@@ -108,7 +116,7 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
              server_cls: type[ChubbyServer] = ChubbyServer, faults: FaultSchedule | str | None = None,
              loss: float = 0.0, latency: Any = (0.002, 0.008), until: float = 6.0,
              clock_rates: dict[str, float] | None = None, note: str = "", idle: int = 0,
-             write_delay: float = 0.01,
+             write_delay: float = 0.01, keys: tuple[str, ...] = ("a", "b"),
              actions: list[tuple[float, str, str]] | None = None, **raft: Any) -> LockRun:
     """A cell of five (``n1..n5``), ``election`` clients ``c1..`` competing for the primary lock,
     ``workload`` clients ``w1..`` doing namespace operations, ``idle`` clients ``i1..`` holding
@@ -142,7 +150,7 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
                        write_delay=write_delay)
     for i in range(1, workload + 1):
         name = f"w{i}"
-        world.add_node(name, ChubbyClient, config=config, app="workload", ops=ops,
+        world.add_node(name, ChubbyClient, config=config, app="workload", ops=ops, keys=keys,
                        clock_rate=rates.get(name, 1.0), start=round(rng.uniform(0.0, 0.3), 3))
     for i in range(1, idle + 1):
         name = f"i{i}"
@@ -224,6 +232,19 @@ def failover(seed: int = 0, *, grace: bool = True, crash_at: float = 1.0, down_f
                     idle=3, election_timeout=(0.4, 0.8))
 
 
+def stale_cache(seed: int = 0, *, broken: bool = False, until: float = 3.0) -> LockRun:
+    """Two clients read and write one file (reads served from their caches when they can); from 1.0
+    to 1.4 every replica's messages to ``w1`` are lost (a one-way cut), invalidations included.
+    The correct master holds each write until ``w1`` acknowledges or its lease runs out (``w1`` drops
+    its cache when its own lease ends first); ``broken=True`` (:class:`EagerInvalidationServer`)
+    does not wait, so ``w1`` can read its stale copy after the write was acknowledged."""
+    flag("broken", broken)
+    faults = "; ".join(f"cut {n}->w1 at 1.0 heal 1.4" for n in CELL)
+    return run_cell(seed, election=0, workload=2, ops=60, keys=("a",), faults=faults, until=until,
+                    server_cls=EagerInvalidationServer if broken else ChubbyServer,
+                    note=f" (cache, invalidations to w1 lost 1.0-1.4{', NOT waited for' if broken else ''})")
+
+
 def random_lockservice(seed: int, *, variant: str = "correct", until: float = 5.0) -> LockRun:
     """The sweep's run: 3 election clients (primaries step down after a random hold), 2 namespace
     clients, random replica crashes, client pauses, partitions, GC pauses of whoever is primary
@@ -241,6 +262,8 @@ def random_lockservice(seed: int, *, variant: str = "correct", until: float = 5.
         config = base.unchecked(client_lease=base.lease * 1.5)
     elif variant == "amnesiac-master":
         server_cls = AmnesiacServer
+    elif variant == "stale-cache":
+        server_cls = EagerInvalidationServer
     clients = ["c1", "c2", "c3"]
     rates = {c: 1.0 + rng.uniform(-base.max_drift, base.max_drift) for c in clients + ["w1", "w2"]}
     # Replicas crash and restart; clients pause (GC) but do not crash; partitions split everyone.
