@@ -89,7 +89,7 @@ def test_each_chart_is_its_promql_range_query() -> None:
 def test_summary_states_what_the_charts_show() -> None:
     text = D.dashboard_summary(small_db(), SMALL, start=0, end=600, step=15)
     assert "[stat] Up — count(up{instance=~\".*\"} == 1)\n    last value 2" in text
-    assert "    n1: always 1\n    n2: 0 at 150–270 s" in text
+    assert "    n1: always 1\n    n2: 0 at 150–270 s, else 1" in text
     # rate of 2 per second; n2's counter is missing while it is down (a gap, not a zero)
     assert "n2: max 2 at 60 s, last 2; no data 0, 195–285 s" in text
     # 1 of 4 observations per scrape in the lowest bucket, 3 in the next, none above
@@ -168,7 +168,7 @@ def test_watch_raft_is_cached_and_sees_the_faults(short_run) -> None:
     assert again is short_run
     text = D.dashboard_summary(short_run, start=0, end=600)
     # scrapes every 15 s: crashed from 200, back at 320; cut off from the server 400-500
-    assert "n1: 0 at 405–495 s\n    n2: 0 at 210–315, 405–495 s\n    n3: always 1" in text
+    assert "n1: 0 at 405–495 s, else 1\n    n2: 0 at 210–315, 405–495 s, else 1\n    n3: always 1" in text
     assert "TargetDown n2: pending 225–270, 420–465; firing 285–330, 480–510" in text
     with pytest.raises(ValueError, match="unknown node 'n7'"):
         D.watch_raft(1, "crash n7 at 10")

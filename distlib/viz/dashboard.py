@@ -467,8 +467,9 @@ def chart_summary(d: ChartData) -> str:
             gap = f"; no data {_spans_text(gaps)} s" if gaps else ""
             if _is_gauge_01(values):
                 zero = _spans(present, [values[t] == 0.0 for t in present]) if present else []
-                lines.append(f"    {legend}: 0 at {_spans_text(zero)} s{gap}" if zero else
-                             f"    {legend}: always 1{gap}")
+                ones = any(values[t] == 1.0 for t in present)
+                lines.append(f"    {legend}: 0 at {_spans_text(zero)} s{', else 1' if ones else ''}{gap}"
+                             if zero else f"    {legend}: always 1{gap}")
             else:
                 t_max = max(present, key=lambda t: (values[t], -t))
                 lines.append(f"    {legend}: max {_fmt(values[t_max])} at {t_max:g} s, "
