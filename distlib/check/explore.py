@@ -805,7 +805,15 @@ def _successor(sys: _Sys, step: Step, cache: dict[tuple, tuple] | None = None,
         new.used["crashes"] += 1
         new.nodes[n] = None
         new.timers = {t for t in new.timers if t[0] != n}
-        new.rekey(n)
+        # what is left (the storage) is a function of the node's key: cache it like a reaction
+        ck = (n, sys.keys[n], "crash")
+        hit = cache.get(ck) if cache is not None else None
+        if hit is None:
+            new.rekey(n)
+            if cache is not None:
+                cache[ck] = (new.keys[n], new.states[n])
+        else:
+            new.keys[n], new.states[n] = hit
     elif kind == "restart":
         new.own(n)                                   # a private copy of the storage
         new.nodes[n] = new.build(n)
