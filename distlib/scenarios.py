@@ -624,6 +624,22 @@ def lockservice_failover_no_grace(seed: int = 0, until: float = 4.0) -> Any:
     return failover(seed, grace=False, until=until)
 
 
+@register("lockservice-stale-cache", "a reader caching a file while a writer updates it; the master's "
+          "invalidations to the reader are lost for 0.4 s, so each write waits for the reader's lease",
+          ("seed", "until"), lambda n: ["n1", "n2", "n3", "n4", "n5", "res", "w1", "w2"])
+def lockservice_stale_cache(seed: int = 0, until: float = 3.0) -> Any:
+    from distlib.coordination.runs import stale_cache
+    return stale_cache(seed, broken=False, until=until)
+
+
+@register("lockservice-stale-cache-broken", "BROKEN: the same with a master that does not wait for "
+          "invalidations: the reader serves its stale copy (try --seed 3)", ("seed", "until"),
+          lambda n: ["n1", "n2", "n3", "n4", "n5", "res", "w1", "w2"])
+def lockservice_stale_cache_broken(seed: int = 3, until: float = 3.0) -> Any:
+    from distlib.coordination.runs import stale_cache
+    return stale_cache(seed, broken=True, until=until)
+
+
 def _sweep_lockservice() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
     from distlib.check.lockservice import check_lockservice
     from distlib.coordination.runs import random_lockservice

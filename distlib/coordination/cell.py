@@ -1,8 +1,11 @@
 """A Chubby cell on chapter 03's Raft: five replicas, the master is the Raft leader (Burrows §2.1).
 
-Every mutation *and every read* is a command in the Raft log (:class:`~.namespace.Command`), applied
-by :class:`~.namespace.Namespace` on each replica; only the master answers clients, and only once the
-command is applied — so a deposed master can never answer, and a read never misses a committed write.
+Every mutation is a command in the Raft log (:class:`~.namespace.Command`), applied by
+:class:`~.namespace.Namespace` on each replica; only the master answers clients, and only once the
+command is applied — so a deposed master can never answer. Reads (``get``/``list``/``check``) use
+Raft's ReadIndex (``read_mode="read_index"``, the default: leadership confirmed by a heartbeat round,
+state applied up to the read index, no log entry) or go through the log (``read_mode="log"``); either
+way a read never misses a committed write.
 
 Sessions and leases (§2.8), the master's side:
 
@@ -45,12 +48,13 @@ from typing import Any
 
 from distlib.consensus.raft import LEADER, NOOP, Entry, RaftNode
 from distlib.sim import Node
-from distlib.sim.validate import flag, number
+from distlib.sim.validate import flag, number, one_of
 
 from .namespace import (
     MODIFYING,
     NO_SUCH_FILE,
     NOT_MASTER,
+    READS,
     STALE_SEQUENCER,
     WRONG_LOCK,
     Command,
@@ -210,6 +214,9 @@ class ResourceReply:
 
 
 CELL = ("n1", "n2", "n3", "n4", "n5")
+# How the master answers get/list/check: "read_index" (Raft's ReadIndex, thesis §6.4: confirmed
+# leadership, no log entry) or "log" (a log entry like any command).
+READ_MODES = ("read_index", "log")
 
 
 # ---- the cell's servers ----------------------------------------------------------------------------
@@ -217,8 +224,10 @@ class ChubbyServer(RaftNode):
     """One replica of the cell. Config: ``cell`` (the replicas' names), ``config`` (a
     :class:`CellConfig`), and Raft's own keyword arguments."""
 
-    def __init__(self, *, cell: tuple[str, ...] = CELL, config: CellConfig | None = None, **raft: Any):
+    def __init__(self, *, cell: tuple[str, ...] = CELL, config: CellConfig | None = None,
+                 read_mode: str = "read_index", **raft: Any):
         self.cell = tuple(cell)
+        self.read_mode = one_of("read_mode", read_mode, READ_MODES)
         self.config = config if config is not None else CellConfig()
         if not isinstance(self.config, CellConfig):
             raise ValueError(f"config must be a CellConfig (got {config!r})")
@@ -274,7 +283,19 @@ class ChubbyServer(RaftNode):
                 return                            # a retry of a request already waiting
             self._hold(src, msg.req_id, cmd, (cmd.path,))
             return
+        if cmd.kind in READS and self.read_mode == "read_index":
+            self.read((src, msg.req_id, cmd))
+            return
         self._propose_for(src, msg.req_id, cmd)
+
+    def on_read_ready(self, token: Any) -> None:
+        src, req_id, cmd = token
+        self._reply(src, req_id, cmd, self.sm.query(cmd))
+
+    def on_read_failed(self, token: Any) -> None:
+        src, req_id, cmd = token
+        self.send(src, CellReply(req_id, cmd.kind, cmd.session, False, error="retry",
+                                 leader_hint=self.leader_hint))
 
     def _propose_for(self, src: str, req_id: str, cmd: Command) -> None:
         cmd = dataclasses.replace(cmd, at=self.now)
@@ -371,6 +392,9 @@ class ChubbyServer(RaftNode):
             self.send(src, CellReply(req_id, mine.kind, mine.session, False, error="retry",
                                      leader_hint=self.leader_hint))
             return
+        self._reply(src, req_id, mine, result)
+
+    def _reply(self, src: str, req_id: str, mine: Command, result: Result) -> None:
         sid = result.value if mine.kind == "open" and result.ok else mine.session
         until = self.leases.get(sid) if mine.kind in ("open", "keepalive") and result.ok else None
         cacheable = False

@@ -19,8 +19,9 @@ Applications (``app=``):
   write to the resource server and send the write ``write_delay`` later — with its sequencer if
   ``fenced_writes``. The decision is not re-checked when the write goes out: a pause (a GC) between
   the two is Kleppmann's scenario. ``hold`` (seconds) makes a primary step down and compete again.
-* ``"workload"`` — ``ops`` random create/write/read/delete operations on files under
-  ``/ls/cell/data``, recorded for the linearizability checker.
+* ``"workload"`` — ``ops`` random create/write/read/delete operations (weights ``mix``) on files
+  under ``/ls/cell/data``, recorded for the linearizability checker; reads are served from the
+  client's cache when it holds the file and its lease is valid (``cache=False`` turns that off).
 * ``"idle"`` — a session and nothing else (fail-over measurements).
 
 What the client saw goes to ``storage``: ``events`` ``(time, kind, detail)`` with kinds ``session``,
@@ -64,7 +65,7 @@ class ChubbyClient(Node):
                  fenced_writes: bool = True, clock_rate: float = 1.0, hold: float | None = None,
                  work: float = 0.1, write_delay: float = 0.01, retry: float = 0.1, ops: int = 10,
                  keys: Sequence[str] = ("a", "b"), think: float = 0.05, start: float = 0.0,
-                 cache: bool = True):
+                 cache: bool = True, mix: Sequence[float] = WORKLOAD_WEIGHTS):
         self.servers = names("servers", servers)
         self.config = config if config is not None else CellConfig()
         if not isinstance(self.config, CellConfig):
@@ -83,6 +84,9 @@ class ChubbyClient(Node):
         self.think = number("think", think)
         self.start = number("start", start)
         self.cache_enabled = flag("cache", cache)
+        if not (isinstance(mix, (tuple, list)) and len(mix) == 4 and sum(number("mix", w) for w in mix) > 0):
+            raise ValueError(f"mix must be 4 weights (create, write, read, delete), not all 0 (got {mix!r})")
+        self.mix = tuple(float(w) for w in mix)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -205,6 +209,8 @@ class ChubbyClient(Node):
     def _request(self, kind: str, path: str | None = None, arg: Any = None) -> None:
         if kind == "get" and path is not None:
             self.invalidated.discard(path)
+        elif kind in ("create", "set", "delete") and path is not None:
+            self.cache.pop(path, None)          # our own change: never read our old copy after it
         self.seq += 1
         self._call(Command(kind, self.sid, self.seq, path, arg))
 
@@ -405,7 +411,7 @@ class ChubbyClient(Node):
     def _next_op(self) -> None:
         if self.done_ops >= self.ops or self.outstanding is not None or self.state != "valid":
             return
-        f = self.rng.choices(WORKLOAD_OPS, WORKLOAD_WEIGHTS)[0]
+        f = self.rng.choices(WORKLOAD_OPS, self.mix)[0]
         key = self.keys[self.rng.randrange(len(self.keys))]
         path = f"{DATA}/{key}"
         value = f"{self.id}.{self.done_ops}" if f in ("create", "write") else None

@@ -52,6 +52,7 @@ KINDS = ("open", "keepalive", "close", "expire", "create", "set", "get", "delete
          "release", "check", "watch")
 # Events a session may subscribe to (§2.7): contents modified, child added/removed, lock acquired.
 EVENTS = ("modified", "child", "lock")
+READS = frozenset({"get", "list", "check"})
 # Commands that change a file's contents or existence: the master invalidates caches first (§2.5).
 MODIFYING = frozenset({"create", "set", "delete"})
 # Commands that need a live session (all but open/expire).
@@ -212,6 +213,18 @@ class Namespace:
             result = _err(e.code, e.detail)
         sess[2], sess[3] = cmd.seq, result
         return result
+
+    def query(self, cmd: Command) -> Result:
+        """A read (``get``, ``list``, ``check``) evaluated without changing anything: how the master
+        answers reads confirmed by Raft's ReadIndex instead of a log entry."""
+        if not isinstance(cmd, Command) or cmd.kind not in READS:
+            return _err(BAD_REQUEST, f"not a read: {cmd!r}")
+        if cmd.session not in self.sessions:
+            return _err(SESSION_EXPIRED, f"session {cmd.session} is not open")
+        try:
+            return getattr(self, "_" + cmd.kind)(cmd, cmd.session)
+        except LockServiceError as e:
+            return _err(e.code, e.detail)
 
     def snapshot(self) -> Any:
         return (tuple((p, f.frozen()) for p, f in sorted(self.files.items())), self.next_instance,

@@ -117,6 +117,7 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
              loss: float = 0.0, latency: Any = (0.002, 0.008), until: float = 6.0,
              clock_rates: dict[str, float] | None = None, note: str = "", idle: int = 0,
              write_delay: float = 0.01, keys: tuple[str, ...] = ("a", "b"),
+             mixes: dict[str, tuple[float, ...]] | None = None,
              actions: list[tuple[float, str, str]] | None = None, **raft: Any) -> LockRun:
     """A cell of five (``n1..n5``), ``election`` clients ``c1..`` competing for the primary lock,
     ``workload`` clients ``w1..`` doing namespace operations, ``idle`` clients ``i1..`` holding
@@ -150,7 +151,8 @@ def run_cell(seed: int = 0, *, election: int = 3, workload: int = 0, ops: int = 
                        write_delay=write_delay)
     for i in range(1, workload + 1):
         name = f"w{i}"
-        world.add_node(name, ChubbyClient, config=config, app="workload", ops=ops, keys=keys,
+        extra = {"mix": mixes[name]} if mixes and name in mixes else {}
+        world.add_node(name, ChubbyClient, config=config, app="workload", ops=ops, keys=keys, **extra,
                        clock_rate=rates.get(name, 1.0), start=round(rng.uniform(0.0, 0.3), 3))
     for i in range(1, idle + 1):
         name = f"i{i}"
@@ -233,14 +235,16 @@ def failover(seed: int = 0, *, grace: bool = True, crash_at: float = 1.0, down_f
 
 
 def stale_cache(seed: int = 0, *, broken: bool = False, until: float = 3.0) -> LockRun:
-    """Two clients read and write one file (reads served from their caches when they can); from 1.0
+    """A reader and a writer share one file (reads served from the reader's cache when it can); from 1.0
     to 1.4 every replica's messages to ``w1`` are lost (a one-way cut), invalidations included.
     The correct master holds each write until ``w1`` acknowledges or its lease runs out (``w1`` drops
     its cache when its own lease ends first); ``broken=True`` (:class:`EagerInvalidationServer`)
     does not wait, so ``w1`` can read its stale copy after the write was acknowledged."""
     flag("broken", broken)
     faults = "; ".join(f"cut {n}->w1 at 1.0 heal 1.4" for n in CELL)
+    # w1 only reads (from its cache when it can), w2 creates the file then only writes.
     return run_cell(seed, election=0, workload=2, ops=60, keys=("a",), faults=faults, until=until,
+                    mixes={"w1": (0, 0, 1, 0), "w2": (1, 4, 0, 0)},
                     server_cls=EagerInvalidationServer if broken else ChubbyServer,
                     note=f" (cache, invalidations to w1 lost 1.0-1.4{', NOT waited for' if broken else ''})")
 
@@ -284,6 +288,6 @@ def random_lockservice(seed: int, *, variant: str = "correct", until: float = 5.
         actions += [(at, "gc", f"primary#{k}"), (back, "resume", f"primary#{k}")]
     return run_cell(seed, election=3, workload=2, ops=8, config=config, fenced=fenced, actions=actions,
                     hold=round(rng.uniform(0.3, 1.2), 3), server_cls=server_cls, faults=faults,
-                    write_delay=round(rng.uniform(0.01, 0.06), 3),
+                    write_delay=round(rng.uniform(0.01, 0.06), 3), mixes={"w1": (1, 1, 8, 0)},
                     loss=round(rng.choice([0.0, 0.0, 0.02, 0.05]), 3), until=until, clock_rates=rates,
                     note=f" ({variant})")
