@@ -215,6 +215,10 @@ BAD_CALLS = [
     (lambda: ChubbyClient(clock_rate=5), "clock_rate"),
     (lambda: ChubbyServer(config=3), "config"),
     (lambda: ResourceServer(fenced=1), "fenced"),
+    (lambda: ChubbyServer(read_mode="lease"), "read_mode"),
+    (lambda: ChubbyClient(mix=(0, 0, 0, 0)), "mix"),
+    (lambda: ChubbyClient(mix=(1, -1, 1, 1)), "mix"),
+    (lambda: ChubbyClient(cache="yes"), "cache"),
 ]
 
 
@@ -329,6 +333,16 @@ def test_cache_served_after_a_lost_invalidation_is_caught():
 def test_uncached_client_sends_every_read():
     run = run_cell(1, election=0, workload=2, ops=20, until=4.0)
     assert _cached_reads(run) > 0
+
+
+@pytest.mark.parametrize("read_mode", ["read_index", "log"])
+def test_reads_by_read_index_or_through_the_log(read_mode):
+    faults = "crash n1 at 0.8 restart 1.6; partition n2,n3 | n1,n4,n5,w1,w2,w3 at 1.2 heal 1.9"
+    run = run_cell(2, election=0, workload=3, ops=15, faults=faults, until=4.0, read_mode=read_mode)
+    reads_logged = sum(1 for c in run.log if c.kind == "get")
+    assert (reads_logged > 0) == (read_mode == "log")
+    assert sum(1 for o in run.ops if o[1] == "read" and o[7] == "ok") >= 10
+    assert check_lockservice(run) == []
 
 
 def test_same_seed_same_run():
