@@ -138,7 +138,12 @@ def test_every_registered_scenario_runs_with_its_defaults(name):
 @pytest.mark.parametrize("name", sorted(scenarios.SWEEPS))
 def test_every_sweep_runs_and_reports(name):
     buf = io.StringIO()
-    assert cli.main(["sweep", name, "--seeds", "3"], out=buf) == 0
+    code = cli.main(["sweep", name, "--seeds", "3"], out=buf)
+    if "BROKEN" in scenarios.SWEEPS[name][0]:
+        # a sweep of a broken variant may or may not hit its bug in 3 seeds; it must run and report
+        assert code in (0, 1) and buf.getvalue().startswith(f"{name}: 3 seeds, ")
+        return
+    assert code == 0
     assert buf.getvalue().startswith(f"{name}: 3 seeds, 0 with violations")
 
 
