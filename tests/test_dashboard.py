@@ -186,3 +186,18 @@ def test_panel_shows_bad_values_as_a_message(short_run, monkeypatch: pytest.Monk
     assert not panel.rerun(start=600)
     assert panel.error_text == "Invalid value: end must be after start (got start=600 s, end=600 s)"
     assert "node=n2, 300–600 s" in panel.text       # the previous drawing stays
+
+
+def test_bug_hunt_truth_still_holds() -> None:
+    """The chapter 11 bug hunt names 'crash n2' a leader crash and 'crash n4' / 'pause n5' follower faults:
+    true only while seed 1's Raft run has n2 leading at 405 s. A change to Raft's timing fails here,
+    not silently in the exercise."""
+    from distlib.grading.checks import monitoring as m
+
+    leaders = {}
+    for name in "ACE":
+        run = D.watch_raft(1, m._MYSTERY_SCHEDULES[name], until=m.MYSTERY_UNTIL)
+        got = Engine(run.db).instant("raft_is_leader == 1", 405)
+        leaders[name] = [dict(labels)["instance"] for labels, _ in got]
+    assert leaders == {"A": ["n2"], "C": ["n2"], "E": ["n2"]}
+    assert m._TRUTH["C"] == "leader crash" and "crash n2" in m._MYSTERY_SCHEDULES["C"]
