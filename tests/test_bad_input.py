@@ -415,6 +415,7 @@ CASES: list[tuple[str, Any, dict[str, Any], str]] = [
     # ---- the replicated register ---------------------------------------------------------------------------
     ("register-mode", run_register, {"mode": "ca"}, "mode must"),
     ("register-replicas", run_register, {"mode": "cp", "replicas": 0}, "replicas must"),
+    ("register-sticky-str", run_register, {"mode": "ap", "sticky": "yes"}, "sticky must"),
     ("register-clients", run_register, {"mode": "cp", "clients": 0}, "clients must"),
     ("register-until-inf", run_register, {"mode": "cp", "until": INF}, "until must"),
     ("register-think-number", run_register, {"mode": "cp", "think": 0.1}, "think must"),
