@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from distlib.grading import guard
+from distlib.transactions.paxos_commit import _acceptor_names
 
-from .feedback import call, call_copy, check_schedule, exercise, first_failure, same
+from .feedback import call, call_copy, check_schedule, differential, exercise, first_failure, same
 from .feedback import fail as _fail
 
 PARTICIPANTS = ["p1", "p2", "p3"]
@@ -274,5 +275,190 @@ def check_bug_hunt(schedule: Any) -> None:
           f"({violations[0]}), while the correct participant survives the same schedule.")
 
 
+# ---- 3pc-partition -----------------------------------------------------------------------------
+SPLIT_SIZES = (2, 3, 4, 5)                       # participants
+SPLIT_LATENCIES = (0.005, 0.01, 0.02, 0.04)      # constant link latency (seconds)
+
+
+def _split_problem(n: int, latency: float, schedule: Any) -> str | None:
+    """None if ``schedule`` (network faults only) makes 3PC lose agreement on this configuration and
+    2PC survives it; else why not (without naming the time to cut)."""
+    from distlib.check.atomic import check_atomic_commitment
+    from distlib.sim import FaultSchedule
+    from distlib.sim.faults import CutFault, PartitionFault
+    from distlib.transactions.threepc import run_3pc
+    from distlib.transactions.twopc import run_2pc
+
+    where = f"split({n}, {latency})"
+    if not isinstance(schedule, FaultSchedule):
+        return f"{where} returned {type(schedule).__name__} {schedule!r}; return a FaultSchedule"
+    if not 1 <= len(schedule) <= 2:
+        return f"{where} has {len(schedule)} faults; use one or two (one partition is enough)"
+    others = [type(f).__name__ for f in schedule if not isinstance(f, (PartitionFault, CutFault))]
+    if others:
+        return (f"{where} uses {', '.join(others)}: 3PC is built to survive crashes (and a pause is a "
+                "crash that comes back); this exercise is about the network -- use partition or cut only")
+    try:
+        run = run_3pc(seed=0, participants=n, latency=latency, faults=schedule)
+    except ValueError as exc:
+        return f"{where} is not valid for coord, p1..p{n}: {exc}"
+    text = f"{where} = '{schedule.describe()}' gives {run.summary()}"
+    if check_atomic_commitment(run):
+        if check_atomic_commitment(run_2pc(seed=0, participants=n, latency=latency, faults=schedule)):
+            return (f"{text}, and 2PC loses agreement under it too -- that would be a bug in the course; "
+                    "please report it")
+        return None
+    logs = [run.world.storage[p].get("log", []) for p in run.participants]
+    precommitted = sum(any(type(r).__name__ == "PreCommitted" for r in log) for log in logs)
+    if run.outcome == "abort" and precommitted == 0:
+        return (f"{text}: nobody pre-committed, so every side aborts -- the cut came before the coordinator "
+                "had every yes vote (its vote timeout aborts). Look at when the last Vote arrives")
+    if run.outcome == "commit":
+        return (f"{text}: every side commits -- either PreCommit had already reached every side (a backup "
+                "coordinator that sees a pre-committed participant commits), or the network healed before "
+                "the participants' timeout and the Decision got through. Cut while PreCommit is in flight, "
+                "for longer than the timeouts")
+    return (f"{text}: agreement held. Agreement breaks only if one side commits by a timeout while the "
+            "other side's backup coordinator sees nobody pre-committed")
+
+
+def _times_of(schedule: Any) -> tuple:
+    return tuple(getattr(f, "at", None) for f in getattr(schedule, "faults", ()))
+
+
+@exercise("3pc-partition")
+def check_split(split: Callable[[int, float], Any]) -> None:
+    """Exercise 3pc-partition: a rule ``split(n, latency)`` giving, for every configuration, a network
+    fault schedule under which 3PC loses agreement (and 2PC does not)."""
+    cases = [(n, lat) for n in SPLIT_SIZES for lat in SPLIT_LATENCIES]
+    answers = [(n, lat, call(split, n, lat)) for n, lat in cases]
+    for n, lat, schedule in answers:
+        problem = _split_problem(n, lat, schedule)
+        if problem is None:
+            continue
+        fixed = len({_times_of(s) for _, _, s in answers}) == 1
+        if fixed:
+            problem += (". Your faults happen at the same moments whatever the latency, but the moment "
+                        "PreCommit is in flight moves with the latency: compute it from `latency`")
+        _fail(problem + ".")
+    print(f"right: on all {len(cases)} configurations ({SPLIT_SIZES[0]}-{SPLIT_SIZES[-1]} participants, "
+          f"latency {SPLIT_LATENCIES[0]}-{SPLIT_LATENCIES[-1]} s) your partition makes one side commit on "
+          "the coordinator's ack timeout while the other side's backup coordinator aborts; 2PC only blocks.")
+
+
+# ---- paxos-commit-f ------------------------------------------------------------------------------
+CRASH_AT = 0.026   # constant 10 ms links: every vote has reached every acceptor, none is durable yet
+
+
+def _acceptors_rule(f: int) -> int:
+    return 2 * f + 1
+
+
+def _survives_rule(f: int, crashed: tuple[str, ...]) -> bool:
+    return len(set(crashed)) <= f
+
+
+def _survives_run(f: int, crashed: tuple[str, ...]) -> bool:
+    """Ground truth from the simulator: 3 RMs vote yes, the ``crashed`` acceptors crash for good at
+    2PC's blocking point; True iff every RM decided (nobody blocked)."""
+    from distlib.sim import FaultSchedule, crash
+    from distlib.transactions.paxos_commit import run_paxos_commit
+
+    schedule = FaultSchedule([crash(a, at=CRASH_AT) for a in crashed])
+    run = run_paxos_commit(0, 3, f, latency=0.01, faults=schedule)
+    if run.violations:
+        _fail(f"Paxos Commit lost agreement with {crashed} crashed -- a bug in the course; please report it.")
+    return not run.blocked and set(run.outcomes.values()) == {"commit"}
+
+
+def _survive_cases() -> list[tuple[int, tuple[str, ...]]]:
+    """Every set of crashed acceptors for F = 0..3 (smallest first), then 120 seeded random sets each
+    for F = 4 and 5, some listed out of order."""
+    from distlib.sim.rng import stream
+
+    cases = []
+    for f in range(4):
+        accs = [f"a{i}" for i in range(1, 2 * f + 2)]
+        for k in range(len(accs) + 1):
+            cases += [(f, c) for c in itertools.combinations(accs, k)]
+    rng = stream(2006, "grading/paxos-commit-f")
+    for f in (4, 5):
+        accs = [f"a{i}" for i in range(1, 2 * f + 2)]
+        for _ in range(120):
+            picked = rng.sample(accs, rng.randint(0, len(accs)))
+            cases.append((f, tuple(picked)))
+    return cases
+
+
+_ACCEPTOR_MISTAKES = [
+    (lambda f: f + 1, "F + 1 acceptors survive no crash at all: with one of them down the other F cannot "
+                      "form a majority of F + 1. The outcome must outlive F failures AND be chosen by a "
+                      "majority"),
+    (lambda f: 2 * f, "an even number of acceptors: 2F acceptors with F crashed leave F, which is not a "
+                      "majority of 2F -- and two halves of F could choose different values"),
+    (lambda f: 3 * f + 1, "3F + 1 is the bound for Byzantine (lying) acceptors; Paxos Commit assumes crash "
+                          "failures only, and needs fewer"),
+]
+
+_SURVIVE_MISTAKES = [
+    (lambda case: len(set(case[1])) <= case[0] and "a1" not in case[1],
+     "the initial leader a1 is not special: any acceptor may take over (phase 1 with a higher ballot), so "
+     "a crashed a1 blocks nothing while a majority of acceptors is up"),
+    (lambda case: "a1" not in case[1],
+     "that is 2PC's reasoning (only the coordinator matters). In Paxos Commit the outcome lives in a "
+     "majority of the acceptors, and a1 is just the first leader"),
+    (lambda case: len(case[1]) == 0,
+     "Paxos Commit is built to survive crashes: with 2F + 1 acceptors, some of them may fail"),
+    (lambda case: len(set(case[1])) < case[0],
+     "off by one: with exactly F of the 2F + 1 acceptors down, F + 1 remain, and F + 1 is a majority "
+     "of 2F + 1"),
+]
+
+
+def _why_survives(case: tuple[int, tuple[str, ...]], got: Any) -> str:
+    f, crashed = case
+    head = f"with {len(set(crashed))} of the {2 * f + 1} acceptors crashed "
+    if got is True:
+        return head + ("no majority of the acceptors is left: no leader can complete phase 1, so no instance "
+                       "can be decided and the prepared RMs stay in doubt")
+    if got is False:
+        return head + ("a majority is still up, so a live acceptor takes over with a higher ballot, learns "
+                       "every vote in phase 1 and finishes every instance")
+    return "return True or False (a bool)"
+
+
+@exercise("paxos-commit-f")
+def check_paxos_commit_f(acceptors_needed: Callable[[int], int],
+                         survives: Callable[[int, tuple[str, ...]], bool]) -> None:
+    """Exercise paxos-commit-f: how many acceptors Paxos Commit needs for F failures (F = 0..5), and
+    which sets of crashed acceptors it survives (every set for F = 0..3, judged by running the
+    simulator for F <= 3; random sets for F = 4, 5)."""
+    n = differential(
+        list(range(6)), lambda f: call(acceptors_needed, f), lambda f: [_acceptors_rule(f)],
+        lambda f, got: f"acceptors_needed({f}) returned {got!r}",
+        lambda f, got: ("the acceptors must survive F crashes and still contain a majority of all of them "
+                        "(so that any two majorities share an acceptor)"),
+        mistakes=_ACCEPTOR_MISTAKES)
+    cases = _survive_cases()
+
+    def truth(case: tuple[int, tuple[str, ...]]) -> list[bool]:
+        f, crashed = case
+        rule = _survives_rule(f, crashed)
+        if f <= 3 and _survives_run(f, crashed) != rule:
+            _fail(f"the simulator and the course's rule disagree on F={f}, crashed={crashed} -- a bug in the "
+                  "course; please report it.")
+        return [rule]
+
+    m = differential(
+        cases, lambda case: call_copy(survives, *case), truth,
+        lambda case, got: f"survives({case[0]}, {case[1]}) returned {got!r}",
+        _why_survives,
+        mistakes=_SURVIVE_MISTAKES)
+    print(f"right: acceptors_needed agrees on F = 0..{n - 1}, and survives on all {m} sets of crashed "
+          "acceptors (F = 0..3 checked against simulated runs: the RMs decide iff at most F acceptors are "
+          "down).")
+
+
 guard.protect("2pc-decide", _gray_decision)
 guard.protect("2pc-cooperative", _cooperative)
+guard.protect("paxos-commit-f", _acceptors_rule, _survives_rule, _acceptor_names)
