@@ -297,17 +297,17 @@ def fuzz(seed: int, *, cls: type[RaftNode] = RaftNode, n: int | None = None, dur
 
 
 def read_fuzz(seed: int, read_mode: str, *, duration: float = 4.0, clients: int = 4, ops: int = 40,
-              **config: Any) -> FuzzResult:
+              cls: type[KVNode] = KVNode, **config: Any) -> FuzzResult:
     """The KV store with ``read_mode`` reads under a nemesis aimed at reads: twice, at random times, the
     leader of the moment is cut off alone (for 0.5-1.5 s), besides random loss. Clients use one key
     ``x`` and read half the time, so a stale read shows. Checked like :func:`fuzz` (monitor,
-    linearizability, exactly-once).
+    linearizability, exactly-once). ``cls``: a :class:`KVNode` subclass (an exercise check's).
     """
     from distlib.consensus.raft import _current_leader
     from distlib.sim import stream
     rng = stream(seed, "read-fuzz")
     monitor = RaftMonitor()
-    world = make_cluster(rng.choice((3, 5)), seed=seed, cls=KVNode, latency=(0.002, 0.02),
+    world = make_cluster(rng.choice((3, 5)), seed=seed, cls=cls, latency=(0.002, 0.02),
                          loss=rng.choice((0.0, 0.02)), monitors=[monitor], read_mode=read_mode,
                          snapshot_threshold=8, **config)
     names = sorted(world.nodes)

@@ -317,7 +317,7 @@ def _op(world: World, name: str, servers: list[str], target: str, cmd: KVCommand
     return None
 
 
-def stale_read(read_mode: str = "local", *, seed: int = 0, until: float = 3.0,
+def stale_read(read_mode: str = "local", *, seed: int = 0, until: float = 3.0, cls: type[KVNode] = KVNode,
                monitors: Sequence[Any] = (), **config: Any) -> Any:
     """A leader is cut off alone; the majority elects another and takes a write; then a read reaches
     the old leader. ``local`` answers from the old leader's state — the value before the write, after
@@ -327,9 +327,10 @@ def stale_read(read_mode: str = "local", *, seed: int = 0, until: float = 3.0,
     c1 puts x="a" (0.5 s); the leader is cut off alone (1.0 s); c2 puts x="b" at the new leader
     (1.6 s); c3 reads x at the old leader (2.0 s); healed at 2.6 s. Returns a ``RaftRun`` whose
     ``stats`` holds ``read`` (what c3 got) and ``old``/``new`` leaders; check ``world.history``.
+    ``cls`` (a :class:`KVNode` subclass) lets an exercise check plug a learner's read rule in.
     """
     from distlib.consensus.raft import RaftRun, _current_leader, make_cluster
-    world = make_cluster(5, seed=seed, cls=KVNode, monitors=monitors, read_mode=read_mode, **config)
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, read_mode=read_mode, **config)
     names = sorted(world.nodes)
     state: dict[str, Any] = {}
 

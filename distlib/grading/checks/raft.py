@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from distlib.check.raft_invariants import RaftMonitor
-from distlib.consensus.raft import LEADER, RaftNode, RequestVote, figure8, make_cluster
+from distlib.consensus.raft import LEADER, PreVote, PreVoteReply, RaftNode, RequestVote, figure8, make_cluster
+from distlib.consensus.raft_kv import KVNode
 from distlib.grading import guard
 
 from .feedback import call, call_copy, check_schedule, differential, exercise
@@ -322,5 +323,338 @@ def check_prediction(survivors: Any) -> None:
           "the cut-off leader's entries were overwritten.")
 
 
+# ---- raft-prevote (thesis §9.6) -------------------------------------------------------------------
+def _pre_vote_grant(pre_vote_term: int, cand_last_term: int, cand_last_index: int, my_term: int,
+                    my_last_term: int, my_last_index: int, leader_heard: bool) -> bool:
+    return (pre_vote_term > my_term and not leader_heard
+            and _up_to_date(cand_last_term, cand_last_index, my_last_term, my_last_index))
+
+
+PreVoteCase = tuple[int, int, int, int, int, int, bool]
+
+
+def _pre_vote_cases() -> list[PreVoteCase]:
+    """Every pre-vote situation over terms 0-4: the voter's term and log end (its last entry's term is
+    at most its term), the pre-candidate's proposed term and log end (last term below the proposed
+    one), a leader heard or not — smallest first (1,152 cases)."""
+    cases = []
+    for my_term in range(4):
+        for mt, mi in _LOG_ENDS:
+            if mt > my_term:
+                continue
+            for term in range(1, 5):
+                for ct, ci in _LOG_ENDS:
+                    if ct >= term:
+                        continue
+                    for heard in (False, True):
+                        cases.append((term, ct, ci, my_term, mt, mi, heard))
+    cases.sort(key=lambda c: (max(c[0], c[3]), c[2] + c[5], c[6]))
+    return cases
+
+
+def _pre_vote_allowed(case: PreVoteCase) -> list[bool]:
+    term, ct, ci, my_term, mt, mi, heard = case
+    if term == my_term and not heard and _up_to_date(ct, ci, mt, mi):
+        # A pre-vote for the term we are in: the chapter says "above its own" (so refuse), etcd-io/raft
+        # may grant when no leader is known. Either way nobody's term moves: both are allowed.
+        return [False, True]
+    return [_pre_vote_grant(*case)]
+
+
+def _why_pre_vote(case: PreVoteCase, got: Any) -> str:
+    term, ct, ci, my_term, mt, mi, heard = case
+    if got:
+        if term < my_term:
+            return (f"the pre-candidate proposes term {term}, below yours ({my_term}): it is behind — a "
+                    "RequestVote of that term would be refused (§5.1), so must its pre-vote be")
+        if heard:
+            return ("you heard from a leader within the minimum election timeout. A follower of a healthy "
+                    "leader refuses pre-votes (thesis §9.6): that is what keeps a server that was cut off "
+                    "from deposing the leader when it comes back")
+        return ("the pre-candidate's log is less up-to-date than yours, so you would refuse it a real "
+                "vote (§5.4.1); a pre-vote grants only what a vote would grant")
+    return ("no leader was heard from lately, the proposed term is above yours and the pre-candidate's log "
+            "is at least as up-to-date as yours (§5.4.1): you would vote for it in that term, so grant")
+
+
+def _pre_vote_without(drop: str) -> Callable[[PreVoteCase], bool]:
+    def rule(c: PreVoteCase) -> bool:
+        term, ct, ci, my_term, mt, mi, heard = c
+        parts = {"term": term > my_term, "leader": not heard, "log": _up_to_date(ct, ci, mt, mi)}
+        return all(ok for name, ok in parts.items() if name != drop)
+    return rule
+
+
+_PRE_VOTE_MISTAKES = [
+    (_pre_vote_without("leader"),
+     "you grant whenever the term is higher and the log up-to-date, as for a real vote. Without the "
+     "\"no leader heard lately\" condition the followers of a healthy leader grant the returning server's "
+     "pre-vote and it deposes the leader anyway — exactly the disruption PreVote exists to stop (§9.6)"),
+    (_pre_vote_without("log"),
+     "you ignore the logs. A pre-vote asks \"would you vote for me?\", and a vote needs the candidate's "
+     "log to be at least as up-to-date as yours (§5.4.1)"),
+    (_pre_vote_without("term"),
+     "you ignore the terms: a pre-candidate proposing a term below yours is behind, and a RequestVote "
+     "of that term would be refused (§5.1)"),
+    (lambda c: c[0] > c[3] and not c[6] and (c[1] > c[4] or (c[1] == c[4] and c[2] > c[5])),
+     "you refuse a pre-candidate whose log is exactly as up-to-date as yours: §5.4.1 grants when the "
+     "candidate's log is AT LEAST as up-to-date"),
+]
+
+
+class _PreVoteRaft(RaftNode):
+    rule: Callable[..., bool] = staticmethod(_pre_vote_grant)
+
+    def _on_pre_vote(self, src: str, msg: PreVote) -> None:
+        granted = type(self).rule(msg.term, msg.last_log_term, msg.last_log_index, self.current_term,
+                                  self.last_term, self.last_index, self._leader_is_fresh())
+        self.send(src, PreVoteReply(self.current_term, granted is True, msg.term))
+
+
+def pre_vote_runs(cls: type[RaftNode]) -> list[tuple[str, int, int]]:
+    """(mode, leader changes, elections won) for a simulated minute of each flapping mode, PreVote on."""
+    from distlib.consensus.raft import flapping
+    out = []
+    for mode in ("node", "link"):
+        run = flapping(seed=0, mode=mode, pre_vote=True, cls=cls)
+        out.append((mode, run.stats["changes"], len(run.leaders())))
+    return out
+
+
+def _re_election(cls: type[RaftNode]) -> float | None:
+    """Seconds from a leader's crash (at 1 s) to the next leader, five servers with PreVote on."""
+    from distlib.consensus.raft import _current_leader
+    world = make_cluster(5, seed=1, cls=cls, pre_vote=True)
+    world.run(until=1.0)
+    leader = _current_leader(world)
+    if leader is None:
+        return None
+    world.crash(leader)
+    for step in range(1, 41):
+        world.run(until=1.0 + 0.05 * step)
+        if _current_leader(world) is not None:
+            return 0.05 * step
+    return None
+
+
+@exercise("raft-prevote")
+def check_pre_vote(grant_pre_vote: Callable[..., bool]) -> None:
+    """Exercise raft-prevote: PreVote's grant rule (thesis §9.6), on every situation over terms 0-4, then
+    inside servers on a flapping network and after a leader's crash."""
+    cases = _pre_vote_cases()
+
+    def answer(case: PreVoteCase) -> bool:
+        got = call(grant_pre_vote, *case)
+        if type(got) is not bool:
+            _fail(f"grant_pre_vote{case} returned {got!r}; return True or False.")
+        return got
+
+    differential(cases, answer, _pre_vote_allowed,
+                 lambda c, got: (f"grant_pre_vote(pre_vote_term={c[0]}, cand_last_term={c[1]}, "
+                                 f"cand_last_index={c[2]}, my_term={c[3]}, my_last_term={c[4]}, "
+                                 f"my_last_index={c[5]}, leader_heard={c[6]}) returned {got!r}"),
+                 _why_pre_vote, mistakes=_PRE_VOTE_MISTAKES)
+    cls = type("StudentPreVoteRaft", (_PreVoteRaft,), {"rule": staticmethod(grant_pre_vote)})
+    for mode, changes, won in pre_vote_runs(cls):
+        if won == 0:
+            _fail(f"servers using your rule never elected a leader on the {mode}-flapping network.")
+        if changes:
+            _fail(f"servers using your rule changed leader {changes} times in a simulated minute of "
+                  f"{mode} flapping (PreVote should make it 0): the returning server still deposes a "
+                  "healthy leader.")
+    gap = _re_election(cls)
+    if gap is None:
+        _fail("after the leader of five servers using your rule crashed, no new leader was elected within "
+              "2 s: the followers must grant pre-votes once no leader is heard from.")
+    print(f"right: your rule matches §9.6 on all {len(cases)} situations; servers using it had 0 leader "
+          f"changes in a minute of node and of link flapping, and re-elected a crashed leader within "
+          f"{gap * 1000:.0f} ms.")
+
+
+# ---- raft-read (thesis §6.4 ReadIndex, §6.4.1 leases) ---------------------------------------------
+def _read_index(current_term: int, commit_index: int, commit_term: int, servers: int, arrived: float,
+                acked_at: dict[str, float], now: float, lease: bool, election_timeout: float,
+                drift_bound: float) -> int | None:
+    if commit_term != current_term:
+        return None                                   # step 1: our no-op is not committed yet
+    majority = servers // 2 + 1
+    if 1 + sum(1 for t in acked_at.values() if t >= arrived) >= majority:
+        return commit_index                           # step 3: leadership confirmed after arrival
+    span = election_timeout / drift_bound
+    if lease and 1 + sum(1 for t in acked_at.values() if t + span > now) >= majority:
+        return commit_index                           # §6.4.1: inside the lease
+    return None
+
+
+ReadCase = tuple[int, int, int, int, float, dict[str, float], float, bool, float, float]
+_READ_ACKS = (None, 0.80, 0.88, 0.97, 1.0, 1.04)     # None: that follower never acknowledged
+
+
+def _read_cases() -> list[ReadCase]:
+    """Every leader situation for a read that arrived at 1.0 s, in a cluster of 1-5 servers: every
+    multiset of followers' acknowledgements (send times before, at and after the arrival; none),
+    commit index of an earlier or of the current term, plain or lease read, drift bound 1 or 1.5,
+    now = 1.0 / 1.06 / 1.2 s — smallest first. No case sits on a lease boundary."""
+    from itertools import combinations_with_replacement
+    cases: list[ReadCase] = []
+    for servers in range(1, 6):
+        for acks in combinations_with_replacement(_READ_ACKS, servers - 1):
+            for now in (1.0, 1.06, 1.2):
+                if any(t is not None and t > now for t in acks):
+                    continue
+                acked = {f"n{k + 2}": t for k, t in enumerate(acks) if t is not None}
+                for commit_term in (3, 2):
+                    for lease in (False, True):
+                        for drift in (1.0, 1.5):
+                            cases.append((3, 7, commit_term, servers, 1.0, acked, now, lease, 0.15, drift))
+    return cases
+
+
+def _read_with(*, step1: bool = True, confirm: str = "after", lease_span: str = "drift",
+               lease_all: bool = False, count_self: bool = True) -> Callable[[ReadCase], int | None]:
+    """The read rule with one ingredient swapped out: a model of a known mistake."""
+    def rule(c: ReadCase) -> int | None:
+        term, commit, commit_term, servers, arrived, acked, now, lease, timeout, drift = c
+        if step1 and commit_term != term:
+            return None
+        me = 1 if count_self else 0
+        need = servers // 2 + 1
+        if confirm == "never":
+            return commit
+        ok = me + sum(1 for t in acked.values() if confirm == "any" or t >= arrived) >= need
+        span = timeout / drift if lease_span == "drift" else timeout
+        if (lease or lease_all) and me + sum(1 for t in acked.values() if t + span > now) >= need:
+            ok = True
+        return commit if ok else None
+    return rule
+
+
+_READ_MISTAKES = [
+    (_read_with(confirm="never"),
+     "you answer as soon as your no-op is committed, without confirming that you still lead: that is the "
+     "broken local read. A leader cut off in a minority keeps its role while the majority elects another "
+     "and takes writes (thesis §6.4, step 3)"),
+    (_read_with(confirm="any"),
+     "you count every acknowledgement, however old. Only heartbeats sent AFTER the read arrived prove that "
+     "no newer leader existed when it arrived; an old acknowledgement proves nothing about now (§6.4)"),
+    (_read_with(step1=False),
+     "you skip step 1. A new leader's commit index may lag behind what its predecessor committed until an "
+     "entry of its own term (the no-op) commits; reading at it could miss a committed write (§6.4)"),
+    (_read_with(lease_span="raw"),
+     "your lease lasts a full election timeout on your own clock. Clocks drift: the lease must end "
+     "election_timeout / drift_bound after the acknowledged send, or a fast follower's clock lets it vote "
+     "for a new leader while you still answer (§6.4.1)"),
+    (_read_with(count_self=False),
+     "you do not count yourself: the leader is part of the majority (3 of 5 means you and two followers)"),
+    (_read_with(lease_all=True),
+     "you use the lease for a plain ReadIndex read. A lease is sound only when votes are sticky "
+     "(CheckQuorum); without it the leader must confirm with a heartbeat round"),
+]
+
+
+def _why_read(case: ReadCase, got: Any) -> str:
+    term, commit, commit_term, servers, arrived, acked, now, lease, timeout, drift = case
+    need = servers // 2 + 1
+    after = sum(1 for t in acked.values() if t >= arrived)
+    if commit_term != term:
+        return (f"your commit index is of term {commit_term}, not your term {term}: until an entry of your "
+                "own term commits you do not know the cluster's commit index (step 1)")
+    if got is None:
+        if servers == 1:
+            return "you are the only server, so you are a majority by yourself: serve the read at once"
+        if 1 + after >= need:
+            return (f"{1 + after} of {servers} servers (you included) acknowledged heartbeats sent at or "
+                    "after the read arrived: your leadership is confirmed, the read may be served (step 3)")
+        return ("the lease holds: a majority (you included) acknowledged heartbeats sent less than "
+                "election_timeout / drift_bound ago (§6.4.1)")
+    if not isinstance(got, int) or got != commit:
+        return "the read index is the commit index when the read is confirmed (step 2)"
+    return (f"only {1 + after} of {servers} servers (you included) acknowledged heartbeats sent at or after "
+            f"the read arrived (a majority is {need})" + ("" if not lease else
+                                                           ", and the lease has lapsed on your clock"))
+
+
+class _ReadRaft(KVNode):
+    rule: Callable[..., int | None] = staticmethod(_read_index)
+
+    def _serve_reads(self) -> None:
+        if self.role != LEADER:
+            return
+        own = self.term_at(self.commit_index) == self.current_term
+        if own and self.round_at is not None and self._confirmed(self.round_at):
+            self.round_at = None
+        waiting = []
+        for r in self.reads:
+            if r.index is None:
+                got = type(self).rule(self.current_term, self.commit_index,
+                                      self.term_at(self.commit_index) or 0, len(self.peers) + 1, r.since,
+                                      dict(self.acked_at), self.clock(), r.lease, self.election_timeout[0],
+                                      self.drift_bound)
+                if type(got) is int:
+                    r.index = got
+            if r.index is not None and self.last_applied >= r.index:
+                self.on_read_ready(r.token)
+            else:
+                waiting.append(r)
+        self.reads = waiting
+        if own and self.round_wanted and self.round_at is None and any(r.index is None for r in waiting):
+            self._read_round()
+
+
+def read_runs(cls: type[KVNode], seeds: range = range(3)) -> str | None:
+    """The stale-read scenario and the read fuzzer with ``cls`` servers, ReadIndex and lease reads: the
+    first problem found, or None."""
+    from distlib.check.linearizability import check_linearizability
+    from distlib.check.models import AppendKVStore
+    from distlib.check.raft_invariants import read_fuzz
+    from distlib.consensus.raft_kv import stale_read
+    for mode in ("read_index", "lease"):
+        for seed in seeds:
+            run = stale_read(mode, seed=seed, cls=cls)
+            lin = check_linearizability(run.world.history, AppendKVStore())
+            if not lin.ok:
+                return (f"in stale_read({mode!r}, seed={seed}) c3's read returned {run.stats['read']!r} "
+                        f"at the old leader {run.stats['old']}, cut off since 1 s — not linearizable: "
+                        f"{lin.reason}")
+            if run.stats["read"] != "b":
+                return (f"in stale_read({mode!r}, seed={seed}) c3's read was never answered (got "
+                        f"{run.stats['read']!r}): a leader using your rule must serve reads once it is sure")
+        for seed in seeds:
+            result = read_fuzz(seed, mode, cls=cls, duration=3.0)
+            if not result.ok:
+                return f"read_fuzz({seed}, {mode!r}) with your rule: {result.problems()[0]}"
+    return None
+
+
+@exercise("raft-read")
+def check_read(read_index: Callable[..., int | None]) -> None:
+    """Exercise raft-read: when a leader may serve a read without the log (ReadIndex §6.4, leases
+    §6.4.1), on every generated situation, then inside KV servers in the stale-read scenario and under
+    the read fuzzer."""
+    cases = _read_cases()
+
+    def answer(case: ReadCase) -> int | None:
+        got = call_copy(read_index, *case)
+        if got is not None and type(got) is not int:
+            _fail(f"read_index returned {got!r}; return an index (int) or None.")
+        return got
+
+    differential(cases, answer, lambda c: [_read_index(*c)],
+                 lambda c, got: (f"read_index(current_term={c[0]}, commit_index={c[1]}, "
+                                 f"commit_term={c[2]}, servers={c[3]}, arrived={c[4]}, acked_at={c[5]}, "
+                                 f"now={c[6]}, lease={c[7]}, election_timeout={c[8]}, drift_bound={c[9]}) "
+                                 f"returned {got!r}"),
+                 _why_read, mistakes=_READ_MISTAKES)
+    cls = type("StudentReadRaft", (_ReadRaft,), {"rule": staticmethod(read_index)})
+    problem = read_runs(cls)
+    if problem:
+        _fail(problem + ".")
+    print(f"right: your rule matches §6.4/§6.4.1 on all {len(cases)} situations, and KV servers using it "
+          "served only linearizable reads in the stale-read scenario and the read fuzzer (ReadIndex and "
+          "lease, 3 seeds each).")
+
+
 guard.protect("raft-up-to-date", _up_to_date, (RaftNode, "_candidate_up_to_date"))
 guard.protect("raft-commit", _commit, (RaftNode, "_advance_commit"))
+guard.protect("raft-prevote", _pre_vote_grant, (RaftNode, "_on_pre_vote"))
+guard.protect("raft-read", _read_index, (RaftNode, "_serve_reads"))
