@@ -7,7 +7,9 @@ sequential/causal checkers of :mod:`distlib.storage.register` and the simulator 
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +18,10 @@ from distlib.check.consistency import (
     causally_consistent,
     consistency_level,
     history_from_rows,
+    read_your_writes,
     sequentially_consistent,
+    session_guarantees,
+    session_violations,
 )
 from distlib.check.linearizability import LinOp, check_linearizability
 from distlib.check.models import UNKNOWN, CASRegister, ModelOp, Register
@@ -313,9 +318,239 @@ def check_cas_model(step: Callable[[Any, ModelOp], tuple[bool, Any]]) -> None:
           f"the correct verdict on all {len(CAS_HISTORIES)} histories.")
 
 
+
+# ---- session-ryw ------------------------------------------------------------------------------------
+# A case: the completed operations of a register history, in the order they happened, as
+# (client, f, value) tuples — value is the value written, or the value a read returned (None: the
+# initial value). Writes write distinct values; every read returns None or a written value.
+SessionOps = tuple[tuple[str, str, Any], ...]
+
+
+def session_ops(run: Any) -> list[tuple[str, str, Any]]:
+    """A register run's ``ok`` operations as ``(client, f, value)`` tuples, in invocation order."""
+    out = []
+    for inv, done in run.history.pairs():
+        if done is not None and done.type == "ok":
+            out.append((inv.process, inv.f, inv.value if inv.f == "write" else done.value))
+    return out
+
+
+def _history_of(ops: SessionOps) -> History:
+    # One operation after another; only each client's own order matters to session guarantees.
+    return history_from_rows([(c, f, v, float(2 * i), float(2 * i + 1)) for i, (c, f, v) in enumerate(ops)])
+
+
+def _interleavings(lanes: list[list[tuple[str, str, Any]]]) -> list[SessionOps]:
+    """Every merge of the sessions' operation lists that keeps each session's order."""
+    if all(not lane for lane in lanes):
+        return [()]
+    out: list[SessionOps] = []
+    for i, lane in enumerate(lanes):
+        if lane:
+            rest = lanes[:i] + [lane[1:]] + lanes[i + 1:]
+            out.extend((lane[0], *tail) for tail in _interleavings(rest))
+    return out
+
+
+def _session_shapes(total: int) -> list[list[str]]:
+    """Every split of ``total`` operations ("w"/"r") into 1-3 non-empty sessions."""
+    shapes: list[list[str]] = []
+    for k in range(1, min(3, total) + 1):
+        for sizes in itertools.product(range(1, total + 1), repeat=k):
+            if sum(sizes) != total or list(sizes) != sorted(sizes, reverse=True):
+                continue
+            for kinds in itertools.product("wr", repeat=total):
+                text, lanes = "".join(kinds), []
+                for size in sizes:
+                    lanes.append(text[:size])
+                    text = text[size:]
+                shapes.append(lanes)
+    return shapes
+
+
+def _fill(shape: list[str], reads: tuple[Any, ...]) -> list[list[tuple[str, str, Any]]]:
+    """Sessions c1, c2, ... of ``shape``: writes numbered 1, 2, ... in session order, reads from ``reads``."""
+    value, it, lanes = 0, iter(reads), []
+    for k, kinds in enumerate(shape, 1):
+        lane = []
+        for kind in kinds:
+            if kind == "w":
+                value += 1
+                lane.append((f"c{k}", "write", value))
+            else:
+                lane.append((f"c{k}", "read", next(it)))
+        lanes.append(lane)
+    return lanes
+
+
+def _ryw_cases() -> list[SessionOps]:
+    """Every history of 1-4 operations in 1-3 sessions, every value a read may return, every
+    interleaving (smallest first); then 400 seeded random ones of up to 9 operations and 6 writes."""
+    cases: list[SessionOps] = []
+    seen: set[SessionOps] = set()
+    for total in range(1, 5):
+        for shape in _session_shapes(total):
+            writes = sum(lane.count("w") for lane in shape)
+            nreads = sum(lane.count("r") for lane in shape)
+            for reads in itertools.product((None, *range(1, writes + 1)), repeat=nreads):
+                for case in _interleavings(_fill(shape, reads)):
+                    if case not in seen:
+                        seen.add(case)
+                        cases.append(case)
+    rng = random.Random(1994)    # Terry et al.'s year: a fixed stream, the same cases every run
+    for _ in range(400):
+        shape = ["".join(rng.choice("wr") for _ in range(rng.randint(1, 3)))
+                 for _ in range(rng.randint(2, 3))]
+        while sum(lane.count("w") for lane in shape) > 6:
+            shape = [lane.replace("w", "r", 1) for lane in shape]
+        writes = sum(lane.count("w") for lane in shape)
+        reads = tuple(rng.choice((None, *range(1, writes + 1))) for lane in shape for k in lane if k == "r")
+        lanes = _fill(shape, reads)
+        merged: list[tuple[str, str, Any]] = []
+        while any(lanes):
+            lane = rng.choice([lane for lane in lanes if lane])
+            merged.append(lane.pop(0))
+        cases.append(tuple(merged))
+    return cases
+
+
+def _ryw_expected(case: SessionOps) -> list[bool]:
+    return [read_your_writes(_history_of(case))]
+
+
+def _ryw_mistake(kind: str) -> Callable[[SessionOps], bool]:
+    def model(case: SessionOps) -> bool:
+        if kind == "sessions-separately":
+            # each session with every write (so its reads name a write) but no other session's reads
+            return all(read_your_writes(_history_of(tuple(o for o in case if o[0] == c or o[1] == "write")))
+                       for c in sorted({o[0] for o in case}))
+        position = {v: i for i, (_, f, v) in enumerate(case) if f == "write"}
+        last: dict[str, Any] = {}
+        written: dict[str, list[Any]] = {}
+        for client, f, v in case:
+            if f == "write":
+                last[client] = v
+                written.setdefault(client, []).append(v)
+            elif client in last:
+                if kind == "own-last-write" and v != last[client]:
+                    return False
+                if kind == "initial-only" and v is None:
+                    return False
+                if kind == "list-order" and (v is None or any(position[v] < position[w]
+                                                              for w in written[client])):
+                    return False
+        return True
+    return model
+
+
+_RYW_MISTAKES = [
+    (_ryw_mistake("own-last-write"),
+     "a read need not return the session's last write: any write ordered no earlier than the session's "
+     "writes will do — another client's later write (yours is then in that database, superseded), or an "
+     "earlier write of the session itself, if its later write can be ordered before it (read-your-writes "
+     "alone does not order a session's own writes: that is monotonic writes)"),
+    (_ryw_mistake("initial-only"), "reading the initial value after a write is only the smallest violation: "
+                                   "a read of an OLDER write than one's own breaks the guarantee too, unless "
+                                   "that write can be ordered after it"),
+    (_ryw_mistake("list-order"), "the list is one interleaving of the sessions, not the order of the writes: "
+                                 "that order is not given — the history keeps the guarantee if SOME order of "
+                                 "the writes fits every session"),
+    (_ryw_mistake("sessions-separately"),
+     "all servers order the writes alike (the paper's WriteOrder), so ONE order of the writes must fit every "
+     "session at once: two sessions can each be fine alone and need opposite orders (c1 wrote 1 and read 2 "
+     "while c2 wrote 2 and read 1)"),
+]
+
+
+def _why_ryw(case: SessionOps, got: Any) -> str:
+    if got is True:
+        return "no order of the writes fits: " + "; ".join(session_violations(_history_of(case),
+                                                                               "read-your-writes"))
+    return ("some order of the writes lets every read see a database that includes the reader's earlier "
+            "writes (a read of a write ordered after yours is fine)")
+
+
+@exercise("session-ryw")
+def check_read_your_writes(reads_your_writes: Callable[[list[tuple[str, str, Any]]], bool]) -> None:
+    """Exercise session-ryw: the read-your-writes check (Terry et al. 1994) on every history of up to
+    four operations in one to three sessions in every interleaving, seeded random larger ones, then on
+    two runs of chapter 01's AP register with wandering clients."""
+    def answer(case: SessionOps) -> Any:
+        out = call_copy(reads_your_writes, list(case))
+        if type(out) is not bool:
+            _fail(f"reads_your_writes({list(case)!r}) returned {out!r}; return True or False.")
+        return out
+
+    def describe(case: SessionOps, got: Any) -> str:
+        return f"reads_your_writes({list(case)!r}) returned {got!r}"
+
+    n = differential(_ryw_cases(), answer, _ryw_expected, describe, _why_ryw, mistakes=_RYW_MISTAKES)
+    runs = 0
+    for sticky in (False, True):
+        run = run_register("ap", 0, clients=2, until=2.0, think=(0.1, 0.3), partition="n1", partition_at=0.5,
+                           heal_at=1.5, sticky=sticky)
+        ops = tuple(session_ops(run))
+        got = answer(ops)
+        expected = read_your_writes(run.history)
+        if got is not expected:
+            _fail(f"on chapter 01's AP run (seed 0, sticky={sticky}) your function returns {got!r}: "
+                  f"{_why_ryw(ops, got)}.")
+        runs += 1
+    print(f"right: your check agrees with the definition on all {n} histories and on {runs} runs of the AP "
+          f"register (wandering clients break read-your-writes, sticky ones keep it).")
+
+
+# ---- session-partition ------------------------------------------------------------------------------
+SESSION_HUNT = dict(seed=2, until=3.0)
+
+
+def session_run(schedule: FaultSchedule | None = None, sticky: bool = False) -> Any:
+    """The bug-hunt scenario: ``run_register("ap", seed=2, until=3.0, faults=schedule, sticky=sticky)``
+    (each operation goes to a random replica unless ``sticky``)."""
+    return run_register("ap", SESSION_HUNT["seed"], until=SESSION_HUNT["until"], faults=schedule,
+                        sticky=sticky)
+
+
+@exercise("session-partition")
+def check_session_partition(schedule: Any) -> None:
+    """Exercise session-partition: a partition schedule under which clients that wander between the AP
+    register's replicas stop reading their own writes."""
+    check_schedule(schedule, min_faults=1, max_faults=2)
+    if not all(isinstance(f, PartitionFault) for f in schedule):
+        _fail("use partitions only: the point is that the network, not a crash, separates a client's write "
+              "from its next read.")
+    try:
+        loose = session_run(schedule)
+    except ValueError as exc:
+        _fail(f"the schedule does not fit this cluster (replicas n1, n2, n3): {exc}")
+    if read_your_writes(loose.history):
+        if all(f.at >= SESSION_HUNT["until"] for f in schedule):
+            hint = "it starts after the clients stop (t = 3): nothing is left to go wrong"
+        elif not loose.check().ok:
+            hint = ("the history is not linearizable (some client read a stale value), yet every client "
+                    "still read its own writes: a stale read breaks this guarantee only when the READER "
+                    "wrote the newer value. A client must write on one side and then be sent to the other "
+                    "side while the partition lasts: make it last longer, or move it")
+        else:
+            hint = ("the replicas caught up before any client read across it; make it last longer, while "
+                    "clients write and read")
+        _fail(f"under '{schedule.describe()}' every client of the wandering AP register still reads its own "
+              f"writes ({loose.summary()}): {hint}.")
+    sticky = session_run(schedule, sticky=True)
+    if not read_your_writes(sticky.history):
+        _fail("your schedule also breaks read-your-writes with sticky sessions — that would be a bug in the "
+              "course; please report it.")
+    why = session_violations(loose.history, "read-your-writes")
+    print(f"right: under '{schedule.describe()}' wandering clients stop reading their own writes "
+          f"({'; '.join(why)}); with sticky sessions every client reads its own writes (linearizable: "
+          f"{sticky.check().verdict}).")
+
+
 guard.protect("models-classify", consistency_level, sequentially_consistent, causally_consistent)
 guard.protect("model-cas", (Register, "step"))
+guard.protect("session-ryw", read_your_writes, session_violations, session_guarantees)
 
 
-__all__ = ["CAS_HISTORIES", "CLASSIFY_ROWS", "cas_history", "check_ap_partition", "check_cas_model",
-           "check_classification", "classify_histories", "hunt_run", "show_histories"]
+__all__ = ["CAS_HISTORIES", "CLASSIFY_ROWS", "SESSION_HUNT", "cas_history", "check_ap_partition",
+           "check_cas_model", "check_classification", "check_read_your_writes", "check_session_partition",
+           "classify_histories", "hunt_run", "session_ops", "session_run", "show_histories"]
