@@ -2,7 +2,8 @@
 
 Each ``check_*`` raises :class:`AssertionError` with a "wrong, because ..." message and prints a
 "right: ..." line otherwise. Expected answers are computed — by the linearizability checker, the
-sequential/causal checkers of :mod:`distlib.storage.register` and the simulator — never stored.
+sequential/causal and session-guarantee checkers of :mod:`distlib.check.consistency` and the simulator
+— never stored.
 """
 
 from __future__ import annotations
