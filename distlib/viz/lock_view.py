@@ -130,7 +130,7 @@ def lock_panel(seed: int = 0, pause_client: float = 0.0, crash_master: bool = Fa
         actions += [(1.5, "crash", "master"), (2.3, "restart", "master")]
     faults = "partition c1 | n1,n2,n3,n4,n5,c2,res at 1.0 heal 2.0" if partition else None
     run = run_cell(seed, election=2, config=config, fenced=fenced, actions=actions, faults=faults,
-                   until=5.0, note=f" (seed {seed})")
+                   until=5.0)
     return lock_figure(run), lock_summary(run)
 
 
