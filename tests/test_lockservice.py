@@ -4,7 +4,6 @@ sequencers and fencing, the stories, the checkers against broken variants, a see
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 
@@ -428,14 +427,13 @@ def test_namespace_checker_catches_a_lost_write():
 
 # ---- the sweep --------------------------------------------------------------------------------------
 def test_sweep_300_seeds_no_violations():
-    t0 = time.perf_counter()
+    # (its duration is benchmarks/bench_lockservice.py's business, never an assertion)
     bad = {}
     for seed in range(300):
         found = check_lockservice(random_lockservice(seed, until=3.0))
         if found:
             bad[seed] = found
     assert bad == {}
-    assert time.perf_counter() - t0 < 60      # < 30 s on an idle 2-core machine
 
 
 def test_variants_listed():
