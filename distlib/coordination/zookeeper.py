@@ -28,12 +28,11 @@ import argparse
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
+
+from distlib.childserver import ChildServer, free_port  # noqa: F401 (free_port: re-export)
 
 JAR = "/usr/share/java/zookeeper.jar"
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -46,12 +45,6 @@ def java() -> str | None:
 def available() -> bool:
     """True if Debian's ``zookeeper`` package (its jar) and a Java runtime are installed."""
     return os.path.exists(JAR) and java() is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def four_letter(port: int, word: str, timeout: float = 1.0) -> str:
@@ -67,71 +60,32 @@ def four_letter(port: int, word: str, timeout: float = 1.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-class ZooKeeperServer:
+class ZooKeeperServer(ChildServer):
     """A standalone ZooKeeper on 127.0.0.1:<free port> with its own data dir; a context manager."""
 
+    name = "zookeeper"
+
     def __init__(self, *, tick_ms: int = 500, ready_timeout: float = 30.0, heap: str = "128m"):
-        self._tmp = tempfile.mkdtemp(prefix="zk-")
-        self.dir = Path(self._tmp)
-        self.port = free_port()
+        super().__init__(ready_timeout=ready_timeout)
         self.hosts = f"127.0.0.1:{self.port}"
         (self.dir / "data").mkdir()
         (self.dir / "zoo.cfg").write_text(
             f"tickTime={tick_ms}\ndataDir={self.dir / 'data'}\nclientPort={self.port}\n"
             f"clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
             f"4lw.commands.whitelist=ruok,srvr,mntr,stat\n")
-        self.ready_timeout = ready_timeout
         self.heap = heap
-        self.proc: subprocess.Popen | None = None
-        self.startup_seconds: float | None = None
-        self._log = None
 
     def start(self) -> ZooKeeperServer:
         jvm = java()
         if jvm is None or not os.path.exists(JAR):
             raise RuntimeError(f"ZooKeeper needs java and {JAR} (apt-get install -y --no-install-recommends "
                                f"zookeeper)")
-        self._log = open(self.dir / "zookeeper.log", "wb")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([jvm, f"-Xmx{self.heap}", "-cp", JAR, MAIN, str(self.dir / "zoo.cfg")],
-                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = t0 + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"zookeeper exited with {self.proc.returncode}: {self.log()[-2000:]}")
-            try:
-                # "imok" comes before the server serves; srvr's "Mode:" line means it does.
-                if "Mode: " in four_letter(self.port, "srvr"):
-                    self.startup_seconds = time.monotonic() - t0
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"zookeeper not serving after {self.ready_timeout:g}s: {self.log()[-2000:]}")
+        self.args = [jvm, f"-Xmx{self.heap}", "-cp", JAR, MAIN, str(self.dir / "zoo.cfg")]
+        return super().start()
 
-    def log(self) -> str:
-        p = self.dir / "zookeeper.log"
-        return p.read_text(errors="replace") if p.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> ZooKeeperServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+    def ready(self) -> bool:
+        # "imok" comes before the server serves; srvr's "Mode:" line means it does.
+        return "Mode: " in four_letter(self.port, "srvr")
 
 
 # ---- recipes (kazoo) -------------------------------------------------------------------------------

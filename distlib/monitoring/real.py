@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from distlib.childserver import ChildServer, free_port  # noqa: F401 (free_port: re-export)
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -30,12 +29,6 @@ PROMTOOL = "/usr/bin/promtool"
 def available() -> bool:
     """True if Debian's ``prometheus`` and ``promtool`` are installed."""
     return os.access(PROMETHEUS, os.X_OK) and os.access(PROMTOOL, os.X_OK)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def backfill(openmetrics: str, data_dir: str | Path) -> str:
@@ -60,20 +53,21 @@ def backfill(openmetrics: str, data_dir: str | Path) -> str:
     return out.stdout
 
 
-class PrometheusServer:
+class PrometheusServer(ChildServer):
     """A ``prometheus`` child process on 127.0.0.1:<free port> with its own config and storage dir.
 
-    Use as a context manager; ``stop()`` sends SIGTERM and waits. ``scrape_configs`` is a list of
-    Prometheus scrape_config mappings (default none: a query-only server over backfilled data).
+    Use as a context manager (:class:`~distlib.childserver.ChildServer`); ``stop()`` sends SIGTERM and
+    waits. ``scrape_configs`` is a list of Prometheus scrape_config mappings (default none: a query-only
+    server over backfilled data).
     """
+
+    name = "prometheus"
 
     def __init__(self, data_dir: str | Path | None = None, *, scrape_configs: list[dict] | None = None,
                  rule_files: list[str] | None = None, retention: str = "100y",
                  lookback: str = "5m", ready_timeout: float = 30.0):
-        self._tmp = tempfile.mkdtemp(prefix="prom-")
-        self.dir = Path(self._tmp)
+        super().__init__(ready_timeout=ready_timeout)
         self.data_dir = Path(data_dir) if data_dir is not None else self.dir / "data"
-        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {"global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
                   "scrape_configs": scrape_configs or [], "rule_files": rule_files or []}
@@ -81,50 +75,13 @@ class PrometheusServer:
         self.args = [PROMETHEUS, f"--config.file={self.dir / 'prometheus.yml'}",
                      f"--storage.tsdb.path={self.data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
                      f"--storage.tsdb.retention.time={retention}", f"--query.lookback-delta={lookback}"]
-        self.ready_timeout = ready_timeout
-        self.proc: subprocess.Popen | None = None
-        self._log = None
 
-    def start(self) -> PrometheusServer:
-        self._log = open(self.dir / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready after {self.ready_timeout:g}s: {self.log()[-2000:]}")
-
-    def log(self) -> str:
-        p = self.dir / "prometheus.log"
-        return p.read_text(errors="replace") if p.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
+                return r.status == 200
+        except (urllib.error.URLError, ConnectionError):
+            return False
 
     # ---- HTTP API --------------------------------------------------------------------------------
     def api(self, path: str, **params: Any) -> Any:
