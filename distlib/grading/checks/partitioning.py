@@ -254,24 +254,19 @@ def _jump_cases() -> list[tuple[int, int]]:
 
 
 def _jump_mistakes() -> list[tuple[Callable, str]]:
-    def shift32(case: tuple[int, int]) -> int:
-        key, buckets = case
-        b, j = -1, 0
-        while j < buckets:
-            b = j
-            key = (key * JUMP_LCG + 1) & MASK64
-            j = int((b + 1) * (float(1 << 31) / ((key >> 32) + 1)))
-        return b
+    def variant(shift: int, answer: str) -> Callable[[tuple[int, int]], int]:
+        """The paper's loop with the random draw shifted by ``shift`` and ``answer`` ("b" or "j") returned."""
+        def model(case: tuple[int, int]) -> int:
+            key, buckets = case
+            b, j = -1, 0
+            while j < buckets:
+                b = j
+                key = (key * JUMP_LCG + 1) & MASK64
+                j = int((b + 1) * (float(1 << 31) / ((key >> shift) + 1)))
+            return b if answer == "b" else j
+        return model
 
-    def returns_j(case: tuple[int, int]) -> int:
-        key, buckets = case
-        b, j = -1, 0
-        while j < buckets:
-            b = j
-            key = (key * JUMP_LCG + 1) & MASK64
-            j = int((b + 1) * (float(1 << 31) / ((key >> 33) + 1)))
-        return j
-
+    shift32, returns_j = variant(32, "b"), variant(33, "j")
     return [
         (shift32, "you take key >> 32: the paper divides 2^31 by the top 31 bits plus one, (key >> 33) + 1, "
                   "so that the ratio is (b+1)/r for r uniform in (0, 1]"),
