@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from distlib.grading import guard
@@ -47,6 +48,34 @@ def call(fn: Callable, *args: Any) -> Any:
     except Exception as exc:  # a learner's bug: report it as feedback, not a crash
         fail(f"calling {getattr(fn, '__name__', 'your function')}{_short(args)} raised "
              f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class Raised:
+    """What a learner's function did instead of returning: it raised ``exc`` (a type name). Equal by
+    type name only, so a crash can be compared with a known mistake that crashes on the same input."""
+
+    exc: str
+    message: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        return f"<raised {self.exc}{': ' + self.message if self.message else ''}>"
+
+
+@guard.transparent
+def outcome(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` on deep copies of ``args``; a learner's exception becomes :class:`Raised` (part of
+    the answer's behaviour). The stub's NotImplementedError propagates; a refused shortcut fails."""
+    if not callable(fn):
+        fail(f"expected a function, got {type(fn).__name__} {fn!r}.")
+    try:
+        return fn(*copy.deepcopy(args))
+    except NotImplementedError:
+        raise
+    except guard.ShortcutError as exc:
+        fail(str(exc))
+    except Exception as exc:  # a learner's bug: part of the answer's behaviour
+        return Raised(type(exc).__name__, str(exc))
 
 
 def call_copy(fn: Callable, *args: Any) -> Any:

@@ -25,43 +25,14 @@ from distlib.compute.jobs import Job, reference
 from distlib.compute.mapreduce import Master, run_mapreduce
 from distlib.grading import guard
 
-from .feedback import call, check_schedule, differential, exercise, first_failure
+from .feedback import Raised, call, check_schedule, differential, exercise, first_failure, outcome
 from .feedback import fail as _fail
 
 SEED = 2004          # the paper's year: the seeded random cases are the same on every run
 
 
-class Raised:
-    """What a learner's function did instead of returning: it raised ``exc`` (a type name)."""
-
-    def __init__(self, exc: str):
-        self.exc = exc
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Raised) and other.exc == self.exc
-
-    def __hash__(self) -> int:
-        return hash(self.exc)
-
-    def __repr__(self) -> str:
-        return f"<raised {self.exc}>"
-
-
-def _run(fn: Callable[[], Any]) -> Any:
-    """``fn()``; a learner's exception becomes :class:`Raised` (part of the answer's behaviour, so it can
-    be compared with known mistakes). The stub's NotImplementedError and a refused shortcut propagate."""
-    try:
-        return fn()
-    except NotImplementedError:
-        raise
-    except guard.ShortcutError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # a learner's bug
-        return Raised(f"{type(exc).__name__}: {exc}")
-
-
 def _show(value: Any) -> str:
-    text = f"raised {value.exc}" if isinstance(value, Raised) else f"returned {value!r}"
+    text = f"raised {value.exc}: {value.message}" if isinstance(value, Raised) else f"returned {value!r}"
     return text if len(text) <= 400 else text[:397] + "..."
 
 
@@ -146,7 +117,7 @@ def check_invindex(index_map: Callable[[tuple[str, int], str], Any],
     job = Job("invindex", index_map, index_reduce)
     cases = _index_cases()
     n = differential(
-        cases, lambda files: _run(lambda: reference(job, copy.deepcopy(files))),
+        cases, lambda files: outcome(lambda: reference(job, copy.deepcopy(files))),
         lambda files: [reference_index(files)],
         lambda files, got: f"on the input {_short(files)} your map and reduce {_show(got)}",
         lambda files, got: ("each output record is (word, sorted tuple of the distinct documents containing "
@@ -157,7 +128,7 @@ def check_invindex(index_map: Callable[[tuple[str, int], str], Any],
                  for _ in range(12)] for d in DOCS}
     want = Counter(reference_index(files))
     for faults in (None, "crash w2 at 0.6 restart 2"):
-        run = _run(lambda faults=faults: run_mapreduce(1, job=job, files=files, maps=6, reduces=3,
+        run = outcome(lambda faults=faults: run_mapreduce(1, job=job, files=files, maps=6, reduces=3,
                                                        faults=faults))
         if isinstance(run, Raised):
             _fail(f"running your job in the cluster raised {run.exc}")
@@ -299,7 +270,7 @@ def check_combiner(mean_combine: Callable[[str, list], Any], mean_reduce: Callab
         sums.setdefault(city, []).append(int(t))
     for combiner in (True, False):
         job = Job("mean", temps_map, mean_reduce, mean_combine)
-        run = _run(lambda job=job, combiner=combiner: run_mapreduce(2, job=job, files=files, maps=6,
+        run = outcome(lambda job=job, combiner=combiner: run_mapreduce(2, job=job, files=files, maps=6,
                                                                     reduces=2, combiner=combiner))
         if isinstance(run, Raised):
             _fail(f"running your job in the cluster (combiner {'on' if combiner else 'off'}) raised "
@@ -461,7 +432,7 @@ def check_reexecute(to_reexecute: Callable[[list[dict], str], Any]) -> None:
     _callable(to_reexecute, "to_reexecute")
     cases = _reexec_cases()
     n = differential(
-        cases, lambda c: _canonical(_run(lambda: to_reexecute(copy.deepcopy(c[0]), c[1]))),
+        cases, lambda c: _canonical(outcome(lambda: to_reexecute(copy.deepcopy(c[0]), c[1]))),
         _allowed_reexecute,
         lambda c, got: (f"when {c[1]} fails with the tasks [{_table(c[0])}], to_reexecute "
                         f"{_show(got)}"),
@@ -475,7 +446,7 @@ def check_reexecute(to_reexecute: Callable[[list[dict], str], Any]) -> None:
     from distlib.check.mapreduce import check_mapreduce
 
     for kwargs in _scenarios():
-        run = _run(lambda kwargs=kwargs: run_mapreduce(0, master_cls=Plugged, **kwargs))
+        run = outcome(lambda kwargs=kwargs: run_mapreduce(0, master_cls=Plugged, **kwargs))
         if isinstance(run, Raised):
             _fail(f"the master using your rule raised {run.exc} (faults: {kwargs['faults']})")
         problems = check_mapreduce(run)
@@ -538,10 +509,10 @@ def check_partitioner(make_partitioner: Callable[[list[str]], Callable[[str, int
 
     def answer(case: tuple[list[str], str]) -> Any:
         bounds, key = case
-        part = _run(lambda: make_partitioner(list(bounds)))
+        part = outcome(lambda: make_partitioner(list(bounds)))
         if isinstance(part, Raised) or not callable(part):
             return part
-        return _run(lambda: part(key, len(bounds) + 1))
+        return outcome(lambda: part(key, len(bounds) + 1))
 
     n = differential(
         _partition_cases(), answer, lambda c: [reference_range_region(c[0], c[1], len(c[0]) + 1)],
@@ -555,12 +526,12 @@ def check_partitioner(make_partitioner: Callable[[list[str]], Callable[[str, int
     files = jobs_mod.sample_input("sort", seed=3, lines=300)
     for regions in (3, 5):
         bounds = jobs_mod.sample_boundaries(files, regions, SEED)
-        part = _run(lambda bounds=bounds: make_partitioner(list(bounds)))
+        part = outcome(lambda bounds=bounds: make_partitioner(list(bounds)))
         if isinstance(part, Raised) or not callable(part):
             _fail(f"make_partitioner({bounds}) {_show(part)}; it must return a function "
                   "(key, regions) -> region")
         job = Job("sort", jobs_mod._sort_map, jobs_mod._sort_reduce, partitioner=part, globally_sorted=True)
-        run = _run(lambda job=job, regions=regions: run_mapreduce(3, job=job, files=files, maps=6,
+        run = outcome(lambda job=job, regions=regions: run_mapreduce(3, job=job, files=files, maps=6,
                                                                   reduces=regions, backups=False))
         if isinstance(run, Raised):
             _fail(f"sorting with your partitioner raised {run.exc}")
