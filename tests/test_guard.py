@@ -178,3 +178,33 @@ def test_the_grader_scores_shortcuts_zero(path: Path, tmp_path: Path):
         assert grade.points == 0, f"{ex_id} ({name}) scored {grade.points}: {grade.status}"
         assert "own answer" in grade.status or "ShortcutError" in grade.status, (ex_id, grade.status)
     assert graded.points == 0, [(e.id, e.status) for e in graded.exercises if e.points]
+
+
+TAMPER = '''import sys, types
+import distlib.grading.checks as _pkg
+import distlib.grading.checks.paxos as _real
+_real.check_on_prepare = lambda f: print("right: (patched)")
+_fake = types.SimpleNamespace(check_on_accept=lambda f: print("right: (fake module)"),
+                              check_choose_value=lambda f: print("right: (fake module)"))
+_pkg.paxos = _fake
+sys.modules["distlib.grading.checks.paxos"] = _fake
+'''
+
+
+def test_the_grader_ignores_check_modules_tampered_with_from_an_answer(tmp_path: Path):
+    """Red-team finding (chapters 07, 08): an answer cell that monkeypatched a check function, rebound the
+    package attribute or replaced the module in sys.modules scored full points. The grader re-imports the
+    check modules before every check cell, so blank answers with tampering score 0."""
+    from distlib.grading.generate import make_exercise_notebook as make
+    from distlib.grading.grader import grade_notebook
+    from distlib.grading.notebooks import write_notebook
+
+    path = repo_root() / "solutions" / "02_paxos.ipynb"
+    nb = make(read_notebook(path))
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[first_code].source += "\n" + TAMPER
+    submission = tmp_path / path.name
+    write_notebook(nb, submission)
+    graded = grade_notebook(submission, path, 120)
+    scored = {e.id: e.status for e in graded.exercises if e.points}
+    assert not scored, scored

@@ -56,6 +56,7 @@ from ..sim import validate
 from ..viz.progressbar import progress
 from .kernel import CellRun, KernelSession
 from .notebooks import (
+    CHECK_RESTORE,
     GUARD_PREAMBLE,
     ROLE_CHECK,
     ROLE_SOLUTION,
@@ -174,7 +175,8 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
     last = max((i for ids in check_cells.values() for i in ids), default=-1)
     if last >= 0:
         try:
-            _execute(nb, last, path.parent, timeout, runs, result.notes)
+            checks_at = {i for ids in check_cells.values() for i in ids}
+            _execute(nb, last, path.parent, timeout, runs, result.notes, checks_at)
         except Exception as exc:  # the kernel could not even start: grade what ran, fail the rest
             result.notes.append(f"execution stopped: {type(exc).__name__}: {_first_line(str(exc))}")
     for index, run in runs.items():
@@ -249,8 +251,10 @@ def _failure(bad: CellRun | None, solution: CellRun | None, cause: int | None) -
     return f"fail: {bad.error_line}", None
 
 
-def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], notes: list[str]) -> None:
-    """Run code cells 0..last (later cells cannot change a grade), recording each outcome.
+def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], notes: list[str],
+             checks_at: set[int] = frozenset()) -> None:
+    """Run code cells 0..last (later cells cannot change a grade), recording each outcome. Before each
+    check cell (``checks_at``) the check modules are re-imported fresh (:data:`CHECK_RESTORE`).
 
     If a cell kills the kernel or ignores the interrupt, the session restarts it; we then replay
     the cells that had run fine so later exercises are not failed for an earlier one's crash.
@@ -261,6 +265,10 @@ def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], n
             if cell.get("cell_type") != "code":
                 continue
             restarts = kernel.restarts
+            if index in checks_at:
+                restore = kernel.run(CHECK_RESTORE, store_history=False)
+                if restore.status != "ok":   # e.g. sys.modules made unusable: the check then fails
+                    notes.append(f"cell {index}: restoring the check modules failed: {restore.error_line}")
             runs[index] = kernel.run(cell.source)
             if kernel.restarts == restarts:
                 continue

@@ -27,10 +27,14 @@ Checks install their protections when imported (the first cell of every exercise
 grader and strength tests import every check module in a hidden cell before the first student cell,
 so nothing the learner runs can take a reference before it is protected.
 
+Check modules replaced or monkeypatched from an answer cell do not survive into the grade: the grader
+re-imports every check module fresh before each check cell (:data:`~.notebooks.CHECK_RESTORE`).
+
 Limits (documented, deliberate): this defends against delegating to the reference, not against
-tampering with the grader itself — a learner who rewrites ``guard``'s state, copies the reference's
-source text, or fishes the original out of the wrapper's closure with ``gc`` is cheating in a way
-an instructor can see in the submission.
+tampering with the grader itself — a learner who rewrites ``guard``'s state, re-executes the
+reference's source text (``inspect.getsource`` + ``exec``), copies its code object, or fishes the
+original out of the wrapper's closure is cheating in a way an instructor can see in the submission
+(the red-team review of chapter 08 did exactly that; it is recorded in the closing note).
 """
 
 from __future__ import annotations
@@ -96,7 +100,6 @@ def _wrap(original: Callable[..., Any], exercise: str) -> Callable[..., Any]:
     guarded.__qualname__ = short_name
     guarded.__doc__ = getattr(original, "__doc__", None)
     guarded.__module__ = getattr(original, "__module__", None)
-    guarded.__distlib_reference__ = original  # type: ignore[attr-defined]
     return guarded
 
 

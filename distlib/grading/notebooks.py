@@ -27,6 +27,18 @@ RAISES_TAG = "raises-exception"
 # the strength tests: importing every check module protects every reference answer before any student
 # code can take a reference to it (distlib.grading.guard).
 GUARD_PREAMBLE = "import distlib.grading.checks.all  # noqa: F401"
+# Run, unseen, by the grader before every check cell: the check modules (and the package) are dropped
+# from sys.modules and imported fresh, so an answer cell that replaced a check module, rebound a
+# package attribute or monkeypatched a check function does not decide its own grade. The guard's
+# record of shortcuts lives in distlib.grading.guard, which is kept.
+CHECK_RESTORE = """\
+import importlib as _il, sys as _sys
+for _n in [n for n in list(_sys.modules)
+           if n == "distlib.grading.checks" or n.startswith("distlib.grading.checks.")]:
+    del _sys.modules[_n]
+_il.import_module("distlib.grading.checks.all")
+del _il, _sys
+"""
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

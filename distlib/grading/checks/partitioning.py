@@ -16,7 +16,6 @@ import bisect
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from itertools import combinations, permutations, product
 from typing import Any
@@ -27,35 +26,10 @@ from distlib.partitioning.metrics import movement
 from distlib.partitioning.placement import BoundedLoadRing, JumpHash, Ring
 from distlib.partitioning.sharded_kv import run_sharded
 
-from .feedback import check_schedule, differential, exercise
+from .feedback import Raised, check_schedule, differential, exercise, outcome
 from .feedback import fail as _fail
 
 SEED = 1997          # Karger et al.'s year: the seeded random cases are the same on every run
-
-
-@dataclass(frozen=True)
-class Raised:
-    """What a learner's function did instead of returning: it raised ``exc`` (a type name)."""
-
-    exc: str
-
-
-def _run(fn: Callable, *args: Any) -> Any:
-    """``fn(*args)`` on copies of the arguments; an exception becomes :class:`Raised` (so a crash on
-    some inputs can be compared with the known mistakes that crash there too). The stub's
-    NotImplementedError and a refused shortcut still propagate."""
-    import copy
-
-    if not callable(fn):
-        _fail(f"expected a function, got {type(fn).__name__} {fn!r}.")
-    try:
-        return fn(*copy.deepcopy(args))
-    except NotImplementedError:
-        raise
-    except guard.ShortcutError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # a learner's bug: part of the answer's behaviour
-        return Raised(type(exc).__name__)
 
 
 def _show(value: Any) -> str:
@@ -147,7 +121,7 @@ def _ring_mistakes() -> list[tuple[Callable, str]]:
 def check_ring_owner(owner: Callable[[list[tuple[int, str]], int], str]) -> None:
     """Exercise ring-lookup: the ring's successor rule with wrap-around, on every small ring and probe."""
     cases = _ring_cases()
-    n = differential(cases, lambda c: _run(owner, c[0], c[1]), lambda c: [reference_ring_owner(*c)],
+    n = differential(cases, lambda c: outcome(owner, c[0], c[1]), lambda c: [reference_ring_owner(*c)],
                      lambda c, got: f"with points {_points_text(c[0], c[1])} and h = {c[1]} you {_show(got)}",
                      _why_ring, mistakes=_ring_mistakes())
     print(f"right: your lookup agrees with the ring's rule on all {n} cases (every ring of up to 4 "
@@ -199,7 +173,7 @@ def check_expected_moved(expected_moved: Callable[[int, int, str], dict[str, flo
     cases = _moved_cases()
     answers = []
     for k, n, change in cases:
-        got = _run(expected_moved, k, n, change)
+        got = outcome(expected_moved, k, n, change)
         if type(got) is not dict or sorted(got) != ["modn", "ring"]:
             _fail(f"expected_moved({k}, {n}, {change!r}) {_show(got)}; return a dict with exactly the keys "
                   "'ring' and 'modn'")
@@ -288,7 +262,7 @@ def _why_jump(case: tuple[int, int], got: Any) -> str:
 def check_jump_hash(jump_hash: Callable[[int, int], int]) -> None:
     """Exercise jump-hash: Lamping & Veach's recurrence on 309 keys x 44 bucket counts."""
     cases = _jump_cases()
-    n = differential(cases, lambda c: _run(jump_hash, c[0], c[1]),
+    n = differential(cases, lambda c: outcome(jump_hash, c[0], c[1]),
                      lambda c: [reference_jump(*c), reference_jump_exact(*c)],
                      lambda c, got: f"jump_hash({c[0]}, {c[1]}) {_show(got)}", _why_jump,
                      mistakes=_jump_mistakes())
@@ -296,7 +270,7 @@ def check_jump_hash(jump_hash: Callable[[int, int], int]) -> None:
     # the new bucket.
     rng = random.Random(SEED + 1)
     keys = [rng.getrandbits(64) for _ in range(2000)]
-    pairs = [(_run(jump_hash, k, 10), _run(jump_hash, k, 11)) for k in keys]
+    pairs = [(outcome(jump_hash, k, 10), outcome(jump_hash, k, 11)) for k in keys]
     moved = [(a, b) for a, b in pairs if a != b]
     wrong = [(k, a, b) for k, (a, b) in zip(keys, pairs, strict=True) if a != b and b != 10]
     if wrong:
@@ -419,7 +393,7 @@ def _why_bounded(case: tuple, got: Any) -> str:
 def check_bounded_assign(bounded_assign: Callable[[list, list, float], list[str]]) -> None:
     """Exercise bounded-load: consistent hashing with bounded loads, on every small placement order."""
     def answer(case: tuple) -> Any:
-        got = _run(bounded_assign, case[0], case[1], case[2])
+        got = outcome(bounded_assign, case[0], case[1], case[2])
         return list(got) if type(got) is tuple else got
 
     def describe(case: tuple, got: Any) -> str:
@@ -452,12 +426,20 @@ def bug_hunt_run(schedule: Any, *, broken: bool = True) -> Any:
 @exercise("shard-bug-hunt")
 def check_shard_bug_hunt(schedule: Any) -> None:
     """Exercise shard-bug-hunt: a schedule without partitions under which the eager handoff breaks."""
-    from distlib.sim.faults import PartitionFault
+    from distlib.sim.faults import CutFault, PartitionFault
 
     check_schedule(schedule, max_faults=2)
     if any(isinstance(f, PartitionFault) for f in schedule):
         _fail("no partitions here: the chapter already showed one. Use a crash (with restart), a pause or a "
               "one-way cut.")
+    cuts = [f for f in schedule if isinstance(f, CutFault)]
+    for a in cuts:
+        for b in cuts:
+            heal_a = math.inf if a.heal is None else a.heal
+            heal_b = math.inf if b.heal is None else b.heal
+            if (a.src, a.dst) == (b.dst, b.src) and a.at < heal_b and b.at < heal_a:
+                _fail(f"cuts {a.src}->{a.dst} and {b.src}->{b.dst} overlap in time: two opposite one-way "
+                      "cuts are a partition between the two nodes. Cut one direction, or crash or pause.")
     try:
         bad = bug_hunt_run(schedule)
     except ValueError as exc:

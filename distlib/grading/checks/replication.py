@@ -11,7 +11,6 @@ node counts 0), a stored version is ``((node, n), context_dict, value)``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from itertools import combinations, product
 from typing import Any
@@ -21,29 +20,12 @@ from distlib.storage import versions as _versions
 from distlib.storage.dynamo import merge_stored
 from distlib.storage.versions import Version, VersionVector, context_of, covers, merge_all, reconcile
 
-from .feedback import differential, exercise
-from .feedback import fail as _fail
-
-
-def _run(fn: Callable, *args: Any) -> Any:
-    """``fn(*args)`` on copies of the arguments; an exception becomes ``("raised", TypeName)`` so a
-    crash on some inputs is feedback (and can match a known mistake). The stub's NotImplementedError
-    and a refused shortcut propagate / fail."""
-    if not callable(fn):
-        _fail(f"expected a function, got {type(fn).__name__} {fn!r}.")
-    try:
-        return fn(*copy.deepcopy(args))
-    except NotImplementedError:
-        raise
-    except guard.ShortcutError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # a learner's bug: part of the answer's behaviour
-        return ("raised", type(exc).__name__)
+from .feedback import Raised, differential, exercise, outcome
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == "raised":
-        return f"raised {value[1]}"
+    if isinstance(value, Raised):
+        return f"raised {value.exc}"
     return f"returned {value!r}"
 
 
@@ -69,7 +51,7 @@ def check_overlap(overlap: Callable[[int, int, int], int]) -> None:
         (lambda c: min(c[1], c[2]), "that is the most two quorums can share, not the fewest: an adversary "
                                     "picks the W writers and the R readers as far apart as N allows"),
     ]
-    n = differential(_overlap_cases(), lambda c: _run(overlap, *c), lambda c: [reference_overlap(*c)],
+    n = differential(_overlap_cases(), lambda c: outcome(overlap, *c), lambda c: [reference_overlap(*c)],
                      lambda c, got: f"overlap(n={c[0]}, r={c[1]}, w={c[2]}) {_show(got)}",
                      lambda c, got: "put the W writers first and the R readers last among the N replicas: "
                                     "they share max(0, R + W - N)",
@@ -135,7 +117,7 @@ def _compare_mistakes() -> list[tuple[Callable, str]]:
 @exercise("vv-compare")
 def check_compare(compare: Callable[[dict[str, int], dict[str, int]], str]) -> None:
     """Exercise vv-compare: before / after / equal / concurrent on every pair of small vectors."""
-    n = differential(_compare_cases(), lambda c: _run(compare, *c), lambda c: [reference_compare(*c)],
+    n = differential(_compare_cases(), lambda c: outcome(compare, *c), lambda c: [reference_compare(*c)],
                      lambda c, got: f"compare({c[0]!r}, {c[1]!r}) {_show(got)}",
                      lambda c, got: f"the answer is {reference_compare(*c)!r}: a is before b when every "
                                     "counter of a is <= b's (a missing node counts 0) and one is smaller",
@@ -160,8 +142,11 @@ def reference_merge(siblings: Sequence[Sibling]) -> tuple[list[str], dict[str, i
 
 
 def _merge_cases() -> list[list[Sibling]]:
-    carts = [["milk"], ["eggs", "milk"], ["bread"], [], ["eggs"]]
-    clocks = [{"a": 1}, {"b": 1}, {"a": 2, "b": 1}, {"a": 1, "c": 2}, {"c": 1}]
+    # the last two clocks carry explicit zero counters (red-team finding: a merge that copied zeros into
+    # the context passed when no input had one)
+    carts = [["milk"], ["eggs", "milk"], ["bread"], [], ["eggs"], ["tea"], ["jam", "milk"]]
+    clocks = [{"a": 1}, {"b": 1}, {"a": 2, "b": 1}, {"a": 1, "c": 2}, {"c": 1}, {"a": 1, "b": 0},
+              {"b": 0, "c": 2}]
     pool = list(zip(carts, clocks, strict=True))
     cases = [[x] for x in pool]
     cases += [[x, y] for x, y in product(pool, repeat=2) if x is not y]
@@ -185,6 +170,13 @@ def _merge_mistakes() -> list[tuple[Callable, str]]:
     def concatenated(c: list) -> Any:
         return sorted(i for cart, _ in c for i in cart), reference_merge(c)[1]
 
+    def keeps_zeros(c: list) -> Any:
+        clock: dict[str, int] = {}
+        for _, vv in c:
+            for k, v in vv.items():
+                clock[k] = max(clock.get(k, 0), v)
+        return reference_merge(c)[0], dict(sorted(clock.items()))
+
     return [
         (last_only, "keeping one sibling is last-writer-wins: the other siblings' items are lost, which is "
                     "exactly what siblings exist to prevent"),
@@ -193,13 +185,15 @@ def _merge_mistakes() -> list[tuple[Callable, str]]:
         (common_keys, "a node that appears in only one sibling's clock still belongs in the context "
                       "(the maximum with a missing 0 is its counter)"),
         (concatenated, "an item in two siblings is one item in the cart, not two: take the union"),
+        (keeps_zeros, "the context is written without zero entries (a zero counter says nothing: a missing "
+                      "node counts 0), so drop the zeros you copied from the siblings' clocks"),
     ]
 
 
 @exercise("merge-siblings")
 def check_merge(merge: Callable[[list[Sibling]], tuple[list[str], dict[str, int]]]) -> None:
     """Exercise merge-siblings: a shopping-cart merge of one to three siblings."""
-    n = differential(_merge_cases(), lambda c: _run(merge, c), lambda c: [reference_merge(c)],
+    n = differential(_merge_cases(), lambda c: outcome(merge, c), lambda c: [reference_merge(c)],
                      lambda c, got: f"merge({c!r}) {_show(got)}",
                      lambda c, got: f"expected {reference_merge(c)!r}: the sorted union of the items and the "
                                     "pointwise maximum of the clocks (as a tuple of a list and a dict)",
@@ -283,7 +277,7 @@ def _choose_mistakes() -> list[tuple[Callable, str]]:
 @exercise("choose-rw")
 def check_choose(choose: Callable[[list[int], int, int, int], tuple[int, int] | None]) -> None:
     """Exercise choose-rw: the cheapest strict (R, W) under a read latency target."""
-    n = differential(_choose_cases(), lambda c: _run(choose, *c), lambda c: [reference_choose(*c)],
+    n = differential(_choose_cases(), lambda c: outcome(choose, *c), lambda c: [reference_choose(*c)],
                      lambda c, got: (f"choose(rtt={c[0]}, reads={c[1]}, writes={c[2]}, target={c[3]}) "
                                      f"{_show(got)}"),
                      lambda c, got: f"expected {reference_choose(*c)!r} (a tuple (R, W), or None if no pair "
@@ -362,7 +356,7 @@ def _repair_mistakes() -> list[tuple[Callable, str]]:
 @exercise("repair-merge")
 def check_repair(repair: Callable[[Stored, Stored], Stored]) -> None:
     """Exercise repair-merge: the fixed read repair, on every pair of sibling sets of three histories."""
-    n = differential(_repair_cases(), lambda c: _run(repair, *c), lambda c: [reference_repair(*c)],
+    n = differential(_repair_cases(), lambda c: outcome(repair, *c), lambda c: [reference_repair(*c)],
                      lambda c, got: f"repair(mine={c[0]!r}, incoming={c[1]!r}) {_show(got)}",
                      lambda c, got: f"expected {reference_repair(*c)!r}: keep every version once, drop one "
                                     "only when another version's context covers its dot, sort by dot",
