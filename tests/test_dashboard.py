@@ -191,13 +191,24 @@ def test_panel_shows_bad_values_as_a_message(short_run, monkeypatch: pytest.Monk
 def test_bug_hunt_truth_still_holds() -> None:
     """The chapter 11 bug hunt names 'crash n2' a leader crash and 'crash n4' / 'pause n5' follower faults:
     true only while seed 1's Raft run has n2 leading at 405 s. A change to Raft's timing fails here,
-    not silently in the exercise."""
-    from distlib.grading.checks import monitoring as m
+    not silently in the exercise. Runs in a subprocess: importing a check module protects library
+    functions (Engine.instant) for the whole process, which would break other tests."""
+    import subprocess
+    import sys
 
-    leaders = {}
-    for name in "ACE":
-        run = D.watch_raft(1, m._MYSTERY_SCHEDULES[name], until=m.MYSTERY_UNTIL)
-        got = Engine(run.db).instant("raft_is_leader == 1", 405)
-        leaders[name] = [dict(labels)["instance"] for labels, _ in got]
-    assert leaders == {"A": ["n2"], "C": ["n2"], "E": ["n2"]}
-    assert m._TRUTH["C"] == "leader crash" and "crash n2" in m._MYSTERY_SCHEDULES["C"]
+    body = """
+from distlib.grading.checks import monitoring as m
+from distlib.monitoring import Engine
+from distlib.viz import dashboard as D
+leaders = {}
+for name in "ACE":
+    run = D.watch_raft(1, m._MYSTERY_SCHEDULES[name], until=m.MYSTERY_UNTIL)
+    got = Engine(run.db).instant("raft_is_leader == 1", 405)
+    leaders[name] = [dict(labels)["instance"] for labels, _ in got]
+assert leaders == {"A": ["n2"], "C": ["n2"], "E": ["n2"]}, leaders
+assert m._TRUTH["C"] == "leader crash" and "crash n2" in m._MYSTERY_SCHEDULES["C"]
+"""
+    # run as course code (a module name inside distlib), so the tripwires let the engine through
+    code = f"exec(compile({body!r}, 'truth', 'exec'), {{'__name__': 'distlib.test_truth'}})"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
