@@ -33,6 +33,7 @@ help:
 	@echo "make notebooks  execute chapters/ and solutions/ in place (commit the outputs)"
 	@echo "make bench      run every benchmarks/bench_*.py and print the numbers"
 	@echo "make prometheus chapter 11's live lab: a Raft cluster serving /metrics, scraped by a real Prometheus"
+	@echo "make spark      chapter 10's real engine: install PySpark 4.3.0 (~520 MB, needs Java 17+) into .venv"
 
 # --- environment -------------------------------------------------------------
 env: $(STAMP)
@@ -62,6 +63,13 @@ ZOOKEEPER_SECONDS ?= 3600
 .PHONY: zookeeper
 zookeeper: env
 	$(PY) -m distlib.coordination.zookeeper --seconds $(ZOOKEEPER_SECONDS)
+
+# Chapter 10's real engine: the `spark` extra (PySpark 4.3.0 with its jars, ~520 MB; Java 17+ from the system,
+# e.g. apt-get install -y --no-install-recommends openjdk-17-jre-headless). Not part of `make env`/`make lab`:
+# the course runs without it; tests/test_spark_equality.py skips without it (fails under CI=true).
+.PHONY: spark
+spark: env
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test,bench,spark]'
 
 # --- checks ------------------------------------------------------------------
 # Each step stops the target on failure; pytest exit code 5 (nothing collected) is a failure too.
