@@ -9,6 +9,9 @@ Run:  .venv/bin/python benchmarks/bench_partitioning.py [--keys 200000] [--nodes
   keeps key hashes does).
 * uhashring (ketama-compatible, 160 points per node by default) if it is importable:
   ``get_node(key)`` on the same keys, against a Ring with the same number of points.
+* Maglev (NSDI 2016, §3.4): table build time, balance (slots per backend and key-count spread)
+  and disruption (table slots that changed on a join / a leave, against the necessary ones) for
+  the default M = 65537 and a 100-backend cluster (the paper's M > 100 N rule, shares within 1 %).
 * Ring scaling: single lookups on a precomputed hash with 1e3..1e5 points (binary search:
   O(log V)), and the memory each virtual node takes (tracemalloc).
 Prints numbers only; nothing is asserted.
@@ -21,6 +24,8 @@ import time
 import tracemalloc
 
 from distlib.partitioning.hashing import hash_array, np
+from distlib.partitioning.maglev import Maglev, disruption
+from distlib.partitioning.metrics import load_stats
 from distlib.partitioning.placement import BoundedLoadRing, JumpHash, ModN, Rendezvous, Ring
 
 
@@ -50,7 +55,7 @@ def main() -> None:
     print(f"hash_array alone: {rate(lambda: hash_array(keys), len(keys)) / 1e6:.2f} M keys/s")
     strategies = {
         "modn": ModN(names), "ring": Ring(names, vnodes=args.vnodes), "jump": JumpHash(names),
-        "rendezvous": Rendezvous(names), "bounded(placed)": None,
+        "rendezvous": Rendezvous(names), "bounded(placed)": None, "maglev": Maglev(names),
     }
     bounded = BoundedLoadRing(names, vnodes=args.vnodes, eps=0.25)
     t0 = time.perf_counter()
@@ -83,6 +88,23 @@ def main() -> None:
         print(f"  Ring with {len(ours.points())} points: single {single / 1e3:.0f} k/s "
               f"({single / u_rate:.1f}x), batch end-to-end {e2e / 1e3:.0f} k/s ({e2e / u_rate:.1f}x), "
               f"batch on hashes {pre / 1e3:.0f} k/s ({pre / u_rate:.1f}x)")
+
+    print("maglev (M = table size, N = backends):")
+    for n, m in ((args.nodes, 65537), (100, 65537), (100, 10007), (1000, 65537)):
+        backends = [f"b{i}" for i in range(n)]
+        t0 = time.perf_counter()
+        mg = Maglev(backends, m=m)
+        built = time.perf_counter() - t0
+        slots = mg.slot_counts().values()
+        st = load_stats(mg, hashes)
+        joined = Maglev(backends + ["new"], m=m)
+        left = Maglev(backends[1:], m=m)
+        dj, dl = disruption(mg, joined), disruption(mg, left)
+        print(f"  N={n:<5} M={m:<6} (M/N={m / n:>5.0f}) build {built:.2f} s; "
+              f"slots/backend {min(slots)}..{max(slots)} (max/min {max(slots) / min(slots):.4f}); "
+              f"keys max/mean {st.max_over_mean:.3f} CV {st.cv:.4f}; "
+              f"join changes {dj['fraction']:.2%} of slots (necessary {dj['necessary'] / m:.2%}), "
+              f"leave {dl['fraction']:.2%} (necessary {dl['necessary'] / m:.2%})")
 
     print("ring single lookup on a precomputed hash vs ring size (binary search):")
     probe = [int(h) for h in hashes[:50_000]]

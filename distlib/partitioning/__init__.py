@@ -2,6 +2,7 @@
 properties, and a sharded key-value store that migrates shards on the simulated cluster."""
 
 from .hashing import stable_hash
+from .maglev import Maglev
 from .placement import (
     STRATEGIES,
     BoundedLoadRing,
@@ -13,5 +14,5 @@ from .placement import (
     make_placement,
 )
 
-__all__ = ["STRATEGIES", "BoundedLoadRing", "JumpHash", "ModN", "Placement", "Rendezvous", "Ring",
+__all__ = ["STRATEGIES", "BoundedLoadRing", "JumpHash", "Maglev", "ModN", "Placement", "Rendezvous", "Ring",
            "make_placement", "stable_hash"]

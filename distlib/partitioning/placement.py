@@ -1,4 +1,4 @@
-"""Where does a key live? Five placement strategies behind one interface.
+"""Where does a key live? Six placement strategies behind one interface.
 
 Every strategy answers ``owner(key)`` (one node), ``owners(key, n)`` (``n`` distinct nodes, the
 replicas, primary first), changes with ``add(node, weight=1)`` / ``remove(node)``, and lists its
@@ -21,6 +21,8 @@ hashes at once (``lookup(hashes)``: node *indexes* into ``nodes``, vectorized wi
 * :class:`BoundedLoadRing` -- consistent hashing with bounded loads (Mirrokni, Thorup &
   Zadimoghaddam, SODA 2018): a ring whose nodes accept at most ``ceil((1+eps) * m / n)`` of the
   ``m`` placed keys; a full node passes the key on clockwise.
+* :class:`~distlib.partitioning.maglev.Maglev` -- Maglev hashing (Eisenbud et al., NSDI 2016,
+  §3.4): a prime-size lookup table filled by the nodes' permutations (in :mod:`.maglev`).
 
 Bad input raises ValueError naming the parameter and what is allowed.
 """
@@ -48,7 +50,7 @@ from .hashing import (
     unit_interval,
 )
 
-STRATEGIES = ("modn", "ring", "jump", "rendezvous", "bounded")
+STRATEGIES = ("modn", "ring", "jump", "rendezvous", "bounded", "maglev")
 
 
 def _check_name(node: object) -> str:
@@ -496,15 +498,19 @@ class BoundedLoadRing(Ring):
 
 
 def make_placement(kind: str, nodes: Iterable[str] | Mapping[str, float], **options: Any) -> Placement:
-    """A placement by name: ``"modn"``, ``"ring"``, ``"jump"``, ``"rendezvous"`` or ``"bounded"``.
+    """A placement by name: ``"modn"``, ``"ring"``, ``"jump"``, ``"rendezvous"``, ``"bounded"``
+    or ``"maglev"`` (:mod:`.maglev`).
 
-    ``options``: ``vnodes`` for ring/bounded, ``eps`` for bounded.
+    ``options``: ``vnodes`` for ring/bounded, ``eps`` for bounded, ``m`` (table size) for maglev.
     """
+    from .maglev import Maglev  # maglev.py builds on this module's Placement
+
     classes: dict[str, type[Placement]] = {"modn": ModN, "ring": Ring, "jump": JumpHash,
-                                           "rendezvous": Rendezvous, "bounded": BoundedLoadRing}
+                                           "rendezvous": Rendezvous, "bounded": BoundedLoadRing,
+                                           "maglev": Maglev}
     if kind not in classes:
         raise ValueError(f"kind must be one of {', '.join(STRATEGIES)} (got {kind!r})")
-    allowed = {"ring": ("vnodes",), "bounded": ("vnodes", "eps")}.get(kind, ())
+    allowed = {"ring": ("vnodes",), "bounded": ("vnodes", "eps"), "maglev": ("m",)}.get(kind, ())
     for opt in options:
         if opt not in allowed:
             raise ValueError(f"option {opt!r} does not apply to {kind} (it takes: "
