@@ -57,7 +57,8 @@ def _partitions(partitions: int) -> int:
 # ---- word count --------------------------------------------------------------------------------------
 def word_count_rdd(sc: Any, lines: Sequence[str], partitions: int = 2) -> Any:
     """The lazy word-count RDD (nothing runs): ``(word, count)`` pairs after one shuffle."""
-    return (sc.parallelize(list(lines), _partitions(partitions))
+    p = _partitions(partitions)
+    return (sc.parallelize(list(lines), p)
             .flatMap(words)
             .map(lambda w: (w, 1))
             .reduceByKey(add))
@@ -87,7 +88,8 @@ def pagerank_rdd(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = 
                  partitions: int = 2) -> Any:
     """The lazy ranks RDD after ``iterations`` iterations over the directed ``edges`` ``(src, dst)``."""
     integer("iterations", iterations, 1)
-    links = sc.parallelize(list(edges), _partitions(partitions)).distinct().groupByKey()
+    p = _partitions(partitions)
+    links = sc.parallelize(list(edges), p).distinct().groupByKey()
     if cache:
         links = links.cache()          # reused by every iteration's join: the paper's point
     ranks = links.map(lambda url_neighbors: (url_neighbors[0], 1.0))
@@ -175,7 +177,8 @@ def logistic_regression(sc: Any, points: Sequence[Point], iterations: int, cache
     integer("iterations", iterations, 1)
     number("step", step, 0.0, above=True)
     pts = _check_points(points)
-    data = sc.parallelize(pts, _partitions(partitions))
+    p = _partitions(partitions)
+    data = sc.parallelize(pts, p)
     if cache:
         data = data.cache()            # read by every iteration
     w = _initial_w(pts)
@@ -212,8 +215,9 @@ def mapreduce(sc: Any, job: Job, files: Mapping[str, Sequence[str]], partitions:
     ``flatMap``, its combiner per partition (``mapPartitions``), ``groupByKey`` as the shuffle, its
     reduce as a ``flatMap``. Output records sorted (by :func:`~distlib.compute.jobs.sort_key`), comparable
     with ``sorted(jobs.reference(job, files), key=sort_key)``."""
+    p = _partitions(partitions)
     records = [((path, i), line) for path, lines in files.items() for i, line in enumerate(lines)]
-    pairs = sc.parallelize(records, _partitions(partitions)).flatMap(lambda r: job.map(r[0], r[1]))
+    pairs = sc.parallelize(records, p).flatMap(lambda r: job.map(r[0], r[1]))
     if job.combiner is not None:
         pairs = pairs.mapPartitions(lambda it: _combine(job, it))
     out = pairs.groupByKey().flatMap(lambda kv: job.reduce(kv[0], list(kv[1])))
