@@ -159,3 +159,50 @@ def shuffle_boundaries(rdd: Any) -> int:
     """The number of shuffle (wide) dependencies printed in the lineage: each ``+-(n)`` line starts
     the map side of a shuffle, i.e. a stage boundary."""
     return debug_string(rdd).count("+-(")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m distlib.compute.spark``: start a local session, run the shipped programs on it and on
+    ``distlib.compute.rdd``, print Spark's ``toDebugString()`` beside ours, and how long each step took."""
+    import argparse
+
+    from distlib.compute import programs
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0] if main.__doc__ else None)
+    ap.add_argument("--cores", type=int, default=2)
+    args = ap.parse_args(argv)
+    ok, why = spark_available()
+    print(why)
+    if not ok:
+        raise SystemExit(1)
+    from distlib.compute import rdd
+
+    sc = local_session(args.cores).sparkContext
+    print(f"session start: {startup_seconds:.1f} s ({sc.master}, Spark {sc.version})")
+    ours = rdd.Context(master="local")
+    lines = programs.sample_lines(seed=0, lines=120)
+    edges = programs.sample_graph(seed=0)
+    customers, orders = programs.sample_tables(seed=0)
+    points = programs.sample_points(seed=0)
+    jobs_ = [("word count", lambda c: programs.word_count(c, lines)),
+             ("word count again", lambda c: programs.word_count(c, lines)),
+             ("PageRank, 10 iterations", lambda c: programs.pagerank(c, edges, 10)),
+             ("join", lambda c: programs.join_example(c, customers, orders)),
+             ("logistic regression, 10 iterations", lambda c: programs.logistic_regression(c, points, 10))]
+    for name, job in jobs_:
+        t0 = time.monotonic()
+        theirs = job(sc)
+        t1 = time.monotonic()
+        mine = job(ours)
+        t2 = time.monotonic()
+        print(f"{name:<36} Spark {t1 - t0:6.2f} s   ours {t2 - t1:6.2f} s   equal: {theirs == mine}")
+    for name, build in (("word count", lambda c: programs.word_count_rdd(c, lines)),
+                        ("PageRank, 2 iterations", lambda c: programs.pagerank_rdd(c, edges, 2))):
+        for engine, c in (("Spark", sc), ("ours", ours)):
+            r = build(c)
+            print(f"\n== {name}, {engine}: {shuffle_boundaries(r)} shuffle boundaries\n{debug_string(r)}")
+    stop()
+
+
+if __name__ == "__main__":
+    main()
