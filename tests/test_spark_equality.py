@@ -142,8 +142,10 @@ def test_spark_lineage_shape(spark_sc):
     # groupByKey under both sides of the join (links, and ranks = links.map) = 4, the join's shuffle,
     # reduceByKey's. Later joins shuffle nothing: ranks (reduceByKey + mapValues) and links are
     # hash-partitioned alike, so the union is partitioner-aware; each adds reduceByKey + links' 2.
-    assert [sparkmod.shuffle_boundaries(programs.pagerank_rdd(spark_sc, EDGES, i)) for i in (1, 2, 3)] == [
-        6, 9, 12]
+    ranks = [programs.pagerank_rdd(spark_sc, EDGES, i) for i in (1, 2, 3)]
+    assert [sparkmod.shuffle_boundaries(r) for r in ranks] == [6, 9, 12]
+    # Each shuffled RDD once: distinct, groupByKey, the first join, one reduceByKey per iteration.
+    assert [sparkmod.shuffle_boundaries(r, distinct=True) for r in ranks] == [4, 5, 6]
 
 
 @pytest.mark.parametrize("master", ["local", "sim"])
@@ -154,7 +156,25 @@ def test_same_shuffle_boundaries_as_spark(spark_sc, master):
                   lambda c: programs.pagerank_rdd(c, EDGES, 2)):
         theirs = sparkmod.debug_string(build(spark_sc))
         mine = sparkmod.debug_string(build(ours))
-        assert mine.count("+-(") == theirs.count("+-("), f"ours:\n{mine}\nSpark:\n{theirs}"
+        both = f"ours:\n{mine}\nSpark:\n{theirs}"
+        assert mine.count("+-(") == theirs.count("+-("), both
+        assert (sparkmod.shuffle_boundaries(build(ours), distinct=True)
+                == sparkmod.shuffle_boundaries(build(spark_sc), distinct=True)), both
+
+
+def test_spark_app_reads_a_text_file(spark_sc, tmp_path):
+    """What spark-submit runs (docs/spark-lab.md): the same program over sc.textFile instead of a list."""
+    from distlib.compute import spark_app
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(LINES) + "\n")
+    expected = sorted(programs.reference_word_count(LINES), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert spark_app.run(spark_sc, "wordcount", str(words), top=5) == expected
+    edges = tmp_path / "edges.txt"
+    edges.write_text("".join(f"{a} {b}\n" for a, b in EDGES) + "\n")
+    ranks = sorted(programs.reference_pagerank(EDGES, 4), key=lambda kv: (-kv[1], kv[0]))[:3]
+    got = spark_app.run(spark_sc, "pagerank", str(edges), iterations=4, top=3, output=str(tmp_path / "out"))
+    assert [(page, round(rank, programs.DIGITS)) for page, rank in got] == ranks
+    assert (tmp_path / "out" / "_SUCCESS").exists()
 
 
 # ---- the session itself ------------------------------------------------------------------------------

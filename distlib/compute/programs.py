@@ -6,6 +6,9 @@ Python data, and returns a plain, sorted result that compares equal across engin
 engines share are used: ``parallelize(data, numSlices)``, ``map``, ``flatMap``, ``mapPartitions``,
 ``mapValues``, ``distinct``, ``reduceByKey``, ``groupByKey``, ``join``, ``cache``, ``collect``, ``reduce``.
 
+Each program is a function of RDDs (:func:`count_words`, :func:`rank_pages`; on a cluster their input
+comes from ``sc.textFile``, see ``distlib/compute/spark_app.py``) with a wrapper taking driver-side data.
+
 * :func:`word_count` -- ``flatMap`` words, ``(w, 1)``, ``reduceByKey``: one shuffle.
 * :func:`pagerank` -- the RDD paper's §3.2.2 and Spark's ``examples/src/main/python/pagerank.py``:
   ``links`` (distinct edges grouped by source, cached), ranks start at 1.0, each iteration joins links
@@ -55,13 +58,16 @@ def _partitions(partitions: int) -> int:
 
 
 # ---- word count --------------------------------------------------------------------------------------
+def count_words(lines: Any) -> Any:
+    """The program itself, from an RDD of lines (``sc.textFile(path)`` on a cluster) to the lazy RDD of
+    ``(word, count)`` pairs: one shuffle."""
+    return lines.flatMap(words).map(lambda w: (w, 1)).reduceByKey(add)
+
+
 def word_count_rdd(sc: Any, lines: Sequence[str], partitions: int = 2) -> Any:
-    """The lazy word-count RDD (nothing runs): ``(word, count)`` pairs after one shuffle."""
+    """:func:`count_words` over ``lines`` from the driver (nothing runs yet)."""
     p = _partitions(partitions)
-    return (sc.parallelize(list(lines), p)
-            .flatMap(words)
-            .map(lambda w: (w, 1))
-            .reduceByKey(add))
+    return count_words(sc.parallelize(list(lines), p))
 
 
 def word_count(sc: Any, lines: Sequence[str], partitions: int = 2) -> list[tuple[str, int]]:
@@ -84,12 +90,11 @@ def _contributions(urls: Iterable[Any], rank: float) -> Iterator[tuple[Any, floa
         yield url, rank / len(urls)
 
 
-def pagerank_rdd(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = True,
-                 partitions: int = 2) -> Any:
-    """The lazy ranks RDD after ``iterations`` iterations over the directed ``edges`` ``(src, dst)``."""
+def rank_pages(edges: Any, iterations: int, cache: bool = True) -> Any:
+    """The program itself, from an RDD of directed edges ``(src, dst)`` to the lazy RDD of
+    ``(page, rank)`` after ``iterations`` iterations."""
     integer("iterations", iterations, 1)
-    p = _partitions(partitions)
-    links = sc.parallelize(list(edges), p).distinct().groupByKey()
+    links = edges.distinct().groupByKey()
     if cache:
         links = links.cache()          # reused by every iteration's join: the paper's point
     ranks = links.map(lambda url_neighbors: (url_neighbors[0], 1.0))
@@ -97,6 +102,14 @@ def pagerank_rdd(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = 
         contribs = links.join(ranks).flatMap(lambda kv: _contributions(kv[1][0], kv[1][1]))
         ranks = contribs.reduceByKey(add).mapValues(lambda rank: (1 - DAMPING) + DAMPING * rank)
     return ranks
+
+
+def pagerank_rdd(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = True,
+                 partitions: int = 2) -> Any:
+    """:func:`rank_pages` over ``edges`` from the driver (nothing runs yet)."""
+    integer("iterations", iterations, 1)
+    p = _partitions(partitions)
+    return rank_pages(sc.parallelize(list(edges), p), iterations, cache)
 
 
 def pagerank(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = True,

@@ -155,10 +155,18 @@ def debug_string(rdd: Any) -> str:
     return text.decode() if isinstance(text, bytes) else text
 
 
-def shuffle_boundaries(rdd: Any) -> int:
-    """The number of shuffle (wide) dependencies printed in the lineage: each ``+-(n)`` line starts
-    the map side of a shuffle, i.e. a stage boundary."""
-    return debug_string(rdd).count("+-(")
+_SHUFFLE_LINE = re.compile(r"\+-\(\d+\) \S*?\[(\d+)\]")
+
+
+def shuffle_boundaries(rdd: Any, distinct: bool = False) -> int:
+    """The shuffle (wide) dependencies in the lineage: each ``+-(n)`` line starts the map side of a
+    shuffle, i.e. a stage boundary. ``toDebugString`` prints a parent once per path to it (PageRank's
+    cached ``links`` under every iteration), so the plain count grows with the paths; ``distinct=True``
+    counts each shuffled RDD (its ``[id]``) once -- the number of shuffle map stages a first run needs."""
+    text = debug_string(rdd)
+    if not distinct:
+        return text.count("+-(")
+    return len(set(_SHUFFLE_LINE.findall(text)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
                         ("PageRank, 2 iterations", lambda c: programs.pagerank_rdd(c, edges, 2))):
         for engine, c in (("Spark", sc), ("ours", ours)):
             r = build(c)
-            print(f"\n== {name}, {engine}: {shuffle_boundaries(r)} shuffle boundaries\n{debug_string(r)}")
+            print(f"\n== {name}, {engine}: {shuffle_boundaries(r)} shuffle boundaries printed, "
+                  f"{shuffle_boundaries(r, distinct=True)} distinct\n{debug_string(r)}")
     stop()
 
 
