@@ -46,17 +46,56 @@ Choices the figure leaves open, made here:
   leader can tell a current refusal from a stale one.
 * :meth:`RaftNode.campaign` lets a scripted scenario start an election now, as
   if the election timer had fired.
+
+**Membership change. Decision: single-server changes** (Ongaro's PhD thesis, 2014, §4.1), not
+the joint consensus of the extended paper (§6, Figures 10-11). When C_old and C_new differ by
+one server, every majority of C_old and every majority of C_new share a server, so no two
+leaders of one term can be elected and no two different entries committed, whatever mix of
+old and new configurations the servers hold at a moment — one log entry does the change, with
+no intermediate C_old,new, and it is what the thesis recommends for most systems. Switching
+directly between configurations that differ by more (replace n1 by n4: {n1,n2,n3} ->
+{n2,n3,n4}) is the hazard joint consensus exists for (paper §6, Figure 10): {n1,n2} is a
+majority of C_old and {n3,n4} of C_new, disjoint, so both sides elect a leader in the same term.
+``config_change="direct"`` (BROKEN) does that (:func:`direct_change`; the model checker finds it
+in :mod:`distlib.check.raft_membership`).
+
+* A configuration is a log entry (:class:`Configuration`) and takes effect on a server as soon
+  as it is APPENDED to its log, committed or not (thesis §4.1); the latest one in the log is used
+  for elections and commitment. If it is deleted by a conflicting leader, the previous one
+  holds again. The initial configuration is ``members`` (default: every server of the cluster,
+  so nothing changes for a cluster that never reconfigures). Snapshots carry the configuration
+  as of their last index (paper §7).
+* Admin RPCs (thesis Fig. 4.3): :class:`AddServer`, :class:`RemoveServer` (and
+  :class:`Reconfigure`) to the leader, answered with :class:`MembershipReply` OK once the new
+  configuration is committed, NOT_LEADER, TIMEOUT, IN_PROGRESS or INVALID; the same as methods
+  (:meth:`RaftNode.add_server`, ...). One change at a time: the next is refused until the
+  previous one is committed.
+* Ongaro's 2015 fix (raft-dev, "bug in single-server membership changes"): a leader appends no
+  configuration entry until an entry of its own term is committed; the change waits for it.
+* A new server is first a non-voting **learner**: it receives AppendEntries/InstallSnapshot but
+  neither its vote nor its log counts. It is caught up in rounds (thesis §4.2.1): a round
+  replicates up to the leader's last index at the round's start; when a round ends within an
+  election timeout the configuration with the server is appended; a round that lasts longer
+  starts another; after ``catchup_rounds`` rounds the change fails with TIMEOUT.
+* A leader that C_new removes keeps replicating without counting itself until C_new is
+  committed, then steps down (thesis §4.2.2).
+* A server not in its own latest configuration does not start elections (a new server waiting
+  to be added, or one removed: etcd-io/raft's rule too). The thesis (§4.2.2, Figure 4.6) lets such
+  a server campaign while C_new may be uncommitted, because it can be the only one able to win;
+  skipping that costs liveness only, until the server holding C_new returns. A removed server
+  that never received C_new still thinks it is a voter and, cut off from heartbeats, disrupts
+  the cluster with higher terms (thesis §4.2.3): PreVote cures it (see :func:`membership_change`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from distlib.sim import Annotate, Deliver, Node, World
-from distlib.sim.validate import flag, integer, number, span, subclass
+from distlib.sim.validate import flag, integer, names, number, one_of, span, subclass
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 # A leader's view of one follower's replication (etcd-io/raft's Progress states).
@@ -93,9 +132,23 @@ class Snapshot:
     last_index: int
     last_term: int
     data: Any
+    config: tuple[str, ...] | None = None    # the voters as of last_index (None: the initial ones)
 
     def __repr__(self) -> str:
         return f"Snapshot(upTo={self.last_index}, term={self.last_term})"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A configuration entry's command (thesis §4.1): the voting servers from this entry on.
+
+    It takes effect on a server as soon as it is in that server's log, committed or not; state
+    machines never see it (like the no-op)."""
+
+    voters: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return "config{" + ",".join(self.voters) + "}"
 
 
 class StateMachine(Protocol):
@@ -209,6 +262,7 @@ class InstallSnapshot:
     last_included_index: int
     last_included_term: int
     data: Any
+    config: tuple[str, ...] | None = None    # the snapshot's configuration (§7)
 
     def __repr__(self) -> str:
         return (f"InstallSnapshot(term={self.term}, leader={self.leader}, "
@@ -222,6 +276,64 @@ class InstallSnapshotReply:
 
     def __repr__(self) -> str:
         return f"SnapshotReply(term={self.term}, upTo={self.last_included_index})"
+
+
+# ---- membership change: the admin RPCs of thesis Figure 4.3 -------------------------------------------
+# Replies: OK once the new configuration is committed; NOT_LEADER (with a hint); TIMEOUT when a new
+# server did not catch up within ``catchup_rounds`` rounds; IN_PROGRESS while another change is not
+# committed; INVALID for a request no configuration could grant (``detail`` says why).
+OK, NOT_LEADER, TIMEOUT, IN_PROGRESS, INVALID = "ok", "not leader", "timeout", "in progress", "invalid"
+CONFIG_CHANGES = ("single", "direct")
+
+
+@dataclass(frozen=True)
+class AddServer:
+    """Thesis Fig. 4.3 AddServer: add ``server`` to the cluster (after it catches up as a learner)."""
+
+    req_id: str
+    server: str
+
+    def __repr__(self) -> str:
+        return f"AddServer({self.server})"
+
+
+@dataclass(frozen=True)
+class RemoveServer:
+    """Thesis Fig. 4.3 RemoveServer: remove ``server`` from the cluster."""
+
+    req_id: str
+    server: str
+
+    def __repr__(self) -> str:
+        return f"RemoveServer({self.server})"
+
+
+@dataclass(frozen=True)
+class Reconfigure:
+    """Switch to the configuration ``voters``: one server different (an AddServer or RemoveServer),
+    or, only with the BROKEN ``config_change="direct"``, any other set in one step."""
+
+    req_id: str
+    voters: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return "Reconfigure{" + ",".join(self.voters) + "}"
+
+
+@dataclass(frozen=True)
+class MembershipReply:
+    req_id: str
+    status: str                       # OK, NOT_LEADER, TIMEOUT, IN_PROGRESS or INVALID
+    leader_hint: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def __repr__(self) -> str:
+        hint = f", leader={self.leader_hint}" if self.leader_hint and self.status == NOT_LEADER else ""
+        return f"MembershipReply({self.status}{hint})"
 
 
 # ---- flow control --------------------------------------------------------------------------------------
@@ -240,6 +352,27 @@ class Progress:
 
     def __repr__(self) -> str:
         return f"Progress({self.state}, inflight={list(self.inflight)})"
+
+
+@dataclass
+class MembershipChange:
+    """The one configuration change a leader is working on (thesis §4.1, §4.2.1).
+
+    ``voters`` is the configuration it leads to; ``index`` the log index of its entry once
+    appended. A server being added is first a learner, caught up in rounds: round ``rounds`` ends
+    when the learner holds the leader's log up to ``round_end`` (its last index when the round
+    began); ``caught_up`` once a round ended within an election timeout.
+    """
+
+    op: str                           # "add", "remove" or "direct"
+    server: str | None
+    voters: tuple[str, ...]
+    token: Any
+    reply_to: str | None = None       # who sent the admin RPC (None: a direct call)
+    index: int | None = None
+    rounds: int = 0
+    round_end: int = 0
+    caught_up: bool = False
 
 
 @dataclass
@@ -272,6 +405,11 @@ class RaftNode(Node):
       timer and every lease is measured on it.
     * ``drift_bound`` — the leader's lease (§6.4.1) lasts the minimum election timeout divided by
       this; it must be at least the largest ratio of two servers' clock rates.
+    * ``members`` — the initial configuration (the voters before any configuration entry); None:
+      every server of the cluster. A server outside it waits to be added (see the module docstring).
+    * ``catchup_rounds`` — a server being added gets this many catch-up rounds (thesis §4.2.1).
+    * ``config_change`` — "single" (thesis §4.1), or the BROKEN "direct" (any new configuration
+      in one entry).
     """
 
     def __init__(self, *, election_timeout: tuple[float, float] = (0.15, 0.3), heartbeat: float = 0.05,
@@ -279,7 +417,8 @@ class RaftNode(Node):
                  state_machine: Callable[[], StateMachine] = ListMachine,
                  noop_on_elect: bool = True, max_entries: int = 64, max_inflight: int = 1,
                  pre_vote: bool = False, check_quorum: bool = False, clock_rate: float = 1.0,
-                 drift_bound: float = 1.1):
+                 drift_bound: float = 1.1, members: Sequence[str] | None = None, catchup_rounds: int = 10,
+                 config_change: str = "single"):
         self.election_timeout = span("election_timeout", election_timeout)
         if number("heartbeat", heartbeat, above=True) >= self.election_timeout[0]:
             raise ValueError(f"heartbeat must be a number in (0, election_timeout low="
@@ -300,6 +439,10 @@ class RaftNode(Node):
             raise ValueError(f"clock_rate must be a number in [0.5, 2] (got {clock_rate!r})")
         self.clock_rate = float(clock_rate)
         self.drift_bound = number("drift_bound", drift_bound, 1.0)
+        # A tuple, sorted: the same configuration whatever order it was given in.
+        self.members = None if members is None else tuple(sorted(names("members", members)))
+        self.catchup_rounds = integer("catchup_rounds", catchup_rounds, 1)
+        self.config_change = one_of("config_change", config_change, CONFIG_CHANGES)
 
     # ---- persistent state (Fig. 2 "Persistent state on all servers") --------------------------------
     @property
@@ -358,6 +501,8 @@ class RaftNode(Node):
         self.storage.setdefault("voted_for", None)
         self.storage.setdefault("log", [])
         self.storage.setdefault("snapshot", Snapshot(0, 0, None))
+        if self.members is not None:
+            names("members", self.members, tuple(sorted(self.peers + (self.id,))))
         self._init_volatile()
 
     def on_recover(self) -> None:
@@ -386,6 +531,9 @@ class RaftNode(Node):
         self.read_rounds = 0                           # heartbeat rounds sent for reads (a statistic)
         self.round_at: float | None = None             # sent_at of the read round not yet confirmed
         self.round_wanted = False                      # reads arrived while that round was out
+        self.learners: set[str] = set()                # leaders: servers being caught up (§4.2.1)
+        self.change: MembershipChange | None = None    # leaders: the configuration change under way
+        self._refresh_config()
         if self.check_quorum:
             # We may have acknowledged a leader just before crashing: do not help elect another
             # within the minimum election timeout (this keeps a leader's lease sound across restarts).
@@ -394,9 +542,57 @@ class RaftNode(Node):
         self.applied: deque[tuple[int, int, Any]] = deque(maxlen=10_000)
         self._reset_election_timer()
 
+    # ---- the configuration (thesis §4.1) ---------------------------------------------------------------
+    def _refresh_config(self) -> None:
+        """Find the latest configuration in the log (committed or not: thesis §4.1, a configuration
+        takes effect as soon as it is appended), else the snapshot's, else the initial one. Run after
+        any change to the log that may add or remove a configuration entry."""
+        log = self.log
+        snap = self.snapshot
+        for k in range(len(log) - 1, -1, -1):
+            if isinstance(log[k].command, Configuration):
+                self.config_index = snap.last_index + 1 + k
+                self._voters: tuple[str, ...] | None = log[k].command.voters
+                return
+        self.config_index = snap.last_index if snap.config is not None else 0
+        self._voters = snap.config if snap.config is not None else self.members
+
+    def _config_at(self, index: int) -> tuple[str, ...] | None:
+        """The configuration in force at ``index`` (None: the initial one, never changed)."""
+        if self.config_index <= index:
+            return self._voters if self.config_index else None
+        for k in range(index - self.snap_index - 1, -1, -1):
+            if isinstance(self.log[k].command, Configuration):
+                return self.log[k].command.voters
+        return self.snapshot.config
+
+    @property
+    def voters(self) -> tuple[str, ...]:
+        """The servers whose votes count, from the latest configuration in this server's log."""
+        if self._voters is not None:
+            return self._voters
+        return tuple(sorted(self.peers + (self.id,)))    # no configuration given: the whole cluster
+
     @property
     def majority(self) -> int:
-        return (len(self.peers) + 1) // 2 + 1
+        if self._voters is None:
+            return (len(self.peers) + 1) // 2 + 1
+        return len(self._voters) // 2 + 1
+
+    def _count(self, servers: Iterable[str]) -> int:
+        """How many of ``servers`` are voters (every one, without a configuration)."""
+        if self._voters is None:
+            return sum(1 for _ in servers)
+        return sum(1 for s in servers if s in self._voters)
+
+    def _targets(self) -> list[str]:
+        """Who a leader replicates to: the other voters and the learners being caught up."""
+        if self._voters is None and not self.learners:
+            return sorted(self.peers)
+        return sorted((set(self.voters) | self.learners) - {self.id})
+
+    def _other_voters(self) -> list[str]:
+        return sorted(p for p in self.voters if p != self.id)
 
     def _reset_election_timer(self) -> None:
         # §5.2: randomized election timeouts make split votes rare.
@@ -415,7 +611,7 @@ class RaftNode(Node):
         elif name == "check quorum" and self.role == LEADER:
             # Thesis §6.2/§9.6 CheckQuorum: no word from a majority for a minimum election timeout ->
             # we may be the stale side of a partition; stop acting as leader (the term is unchanged).
-            if len(self.recent_active) + 1 < self.majority:
+            if self._count(self.recent_active | {self.id}) < self.majority:
                 self.annotate(f"steps down (term {self.current_term}): no quorum heard")
                 self._stop_leading()
             else:
@@ -426,20 +622,27 @@ class RaftNode(Node):
             # fires only when nothing went to the follower for a whole heartbeat interval, so what
             # is still unanswered by now is presumed lost (§5.3: "retries AppendEntries RPCs
             # indefinitely") and is sent again.
-            self._resend(name.split(" ", 1)[1])
+            peer = name.split(" ", 1)[1]
+            if peer in self.progress:
+                self._resend(peer)
+        elif name == "catch up" and self.role == LEADER:
+            self._catch_up_round_timeout()
 
     def pre_campaign(self) -> None:
         """Thesis §9.6 PreVote: ask whether we could win term currentTerm+1 before moving to it."""
         if self.role == LEADER:
             return
+        if self.id not in self.voters:
+            self._reset_election_timer()     # not a voter (yet, or any more): no elections (§4.2.3)
+            return
         self.pre_votes = {self.id}
         self._reset_election_timer()
         term = self.current_term + 1
         self.annotate(f"pre-candidate for term {term}")
-        if len(self.pre_votes) >= self.majority:
+        if self._count(self.pre_votes) >= self.majority:
             self.campaign()
             return
-        self.broadcast(PreVote(term, self.id, self.last_index, self.last_term))
+        self._ask_voters(PreVote(term, self.id, self.last_index, self.last_term))
 
     def _leader_is_fresh(self) -> bool:
         """We heard from a current leader within the minimum election timeout (or we are it)."""
@@ -460,12 +663,17 @@ class RaftNode(Node):
             return
         if msg.granted:
             self.pre_votes.add(src)
-            if len(self.pre_votes) >= self.majority:
+            if self._count(self.pre_votes) >= self.majority:
                 self.campaign()
 
     def campaign(self) -> None:
         """Fig. 2, Candidates: on conversion to candidate, start an election."""
         if self.role == LEADER:
+            return
+        if self.id not in self.voters:
+            # Not in our own latest configuration: a server waiting to be added, or one removed,
+            # does not campaign (it could only disrupt, thesis §4.2.3; etcd-io/raft does the same).
+            self._reset_election_timer()
             return
         self.pre_votes = None
         term = self.current_term + 1
@@ -475,12 +683,23 @@ class RaftNode(Node):
         self.votes = {self.id}
         self._reset_election_timer()                     # reset election timer
         self.annotate(f"candidate for term {term}")
-        if len(self.votes) >= self.majority:
+        if self._count(self.votes) >= self.majority:
             self._become_leader()
             return
-        self.broadcast(RequestVote(term, self.id, self.last_index, self.last_term))
+        self._ask_voters(RequestVote(term, self.id, self.last_index, self.last_term))
+
+    def _ask_voters(self, msg: Any) -> None:
+        """Send ``msg`` to the other voters of our latest configuration (everyone, without one)."""
+        if self._voters is None:
+            self.broadcast(msg)
+            return
+        for peer in self._other_voters():
+            self.send(peer, msg)
 
     def on_message(self, src: str, msg: Any) -> None:
+        if isinstance(msg, (AddServer, RemoveServer, Reconfigure)):
+            self._on_admin(src, msg)
+            return
         if isinstance(msg, PreVote):
             self._on_pre_vote(src, msg)        # its term is hypothetical: never adopted
             return
@@ -529,6 +748,12 @@ class RaftNode(Node):
         self.cancel_timer("check quorum")
         self.progress = {}
         self.acked_at = {}
+        self.learners = set()
+        change, self.change = self.change, None
+        if change is not None:
+            self.cancel_timer("catch up")
+            # The entry may still commit under the next leader; the requester must ask again (Fig. 4.3).
+            self._membership_done(change, NOT_LEADER)
         reads, self.reads = self.reads, []
         self.round_at, self.round_wanted = None, False
         for read in reads:
@@ -558,8 +783,9 @@ class RaftNode(Node):
         if self.role != CANDIDATE or msg.term != self.current_term or not msg.granted:
             return
         self.votes.add(src)
-        # Fig. 2, Candidates 2: votes received from a majority of servers -> become leader.
-        if len(self.votes) >= self.majority:
+        # Fig. 2, Candidates 2: votes received from a majority of servers -> become leader (§4.1: of
+        # the servers in our latest configuration; a vote from anyone else does not count).
+        if self._count(self.votes) >= self.majority:
             self._become_leader()
 
     def _become_leader(self) -> None:
@@ -568,9 +794,10 @@ class RaftNode(Node):
         self.votes = set()
         self.cancel_timer("election")
         # Fig. 2, Volatile state on leaders: reinitialized after election.
-        self.next_index = {p: self.last_index + 1 for p in sorted(self.peers)}
-        self.match_index = {p: 0 for p in sorted(self.peers)}
-        self.progress = {p: Progress() for p in sorted(self.peers)}   # probe: where does each log end?
+        targets = self._targets()
+        self.next_index = {p: self.last_index + 1 for p in targets}
+        self.match_index = {p: 0 for p in targets}
+        self.progress = {p: Progress() for p in targets}   # probe: where does each log end?
         self.pre_votes = None
         self.acked_at = {}
         self.reads = []
@@ -584,7 +811,7 @@ class RaftNode(Node):
             self.log.append(Entry(self.current_term, NOOP))
             self._advance_commit()
         # Fig. 2, Leaders 1: upon election, send initial empty AppendEntries to each server.
-        for peer in sorted(self.peers):
+        for peer in targets:
             self._send_append(peer)
 
     # ---- client commands (Fig. 2, Leaders 2) ------------------------------------------------------
@@ -634,23 +861,23 @@ class RaftNode(Node):
         now = self.clock()
         self.round_at, self.round_wanted = now, False
         self.read_rounds += 1
-        for peer in sorted(self.peers):
+        for peer in self._targets():
             prev = self.match_index[peer]
             self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev), (),
                                           self.commit_index, now))
 
     def _confirmed(self, since: float) -> bool:
         """A majority (us included) answered an AppendEntries we sent at or after ``since``."""
-        return 1 + sum(1 for t in self.acked_at.values() if t >= since) >= self.majority
+        return self._count([self.id] + [p for p, t in self.acked_at.items() if t >= since]) >= self.majority
 
     def lease_until(self) -> float:
         """The end of our lease on our clock (§6.4.1); -inf if we have none (leases need CheckQuorum)."""
         if self.role != LEADER or not self.check_quorum:
             return float("-inf")
-        need = self.majority - 1                   # peers that must have acknowledged
+        need = self.majority - self._count([self.id])      # peers that must have acknowledged
         if need == 0:
             return float("inf")
-        acks = sorted(self.acked_at.values(), reverse=True)
+        acks = sorted((t for p, t in self.acked_at.items() if self._count([p])), reverse=True)
         if len(acks) < need:
             return float("-inf")
         return acks[need - 1] + self.election_timeout[0] / self.drift_bound
@@ -675,12 +902,14 @@ class RaftNode(Node):
 
     # ---- AppendEntries: leader side ------------------------------------------------------------
     def _replicate_all(self) -> None:
-        for peer in sorted(self.peers):
+        for peer in self._targets():
             self._replicate(peer)
 
     def _replicate(self, peer: str) -> None:
         """Send ``peer`` the entries it lacks, if its flow control lets us (else they wait)."""
-        pr = self.progress[peer]
+        pr = self.progress.get(peer)
+        if pr is None:
+            return     # not (or no longer) replicated to: we stopped leading, or it left the cluster
         if pr.state == SNAPSHOT or (pr.state == PROBE and pr.inflight):
             return     # wait for the reply (or the heartbeat timeout) before sending more
         if pr.state == REPLICATE and len(pr.inflight) >= self.max_inflight:
@@ -700,7 +929,7 @@ class RaftNode(Node):
             pr.state, pr.pending_snapshot = SNAPSHOT, snap.last_index
             pr.inflight.clear()
             self.send(peer, InstallSnapshot(self.current_term, self.id, snap.last_index, snap.last_term,
-                                            snap.data))
+                                            snap.data, snap.config))
             return
         prev = ni - 1
         start = prev - snap.last_index            # position of index ni in self.log
@@ -728,8 +957,8 @@ class RaftNode(Node):
         self._send_append(peer)     # entries from nextIndex, an empty heartbeat, or the snapshot again
 
     def _on_append_reply(self, src: str, msg: AppendEntriesReply) -> None:
-        if self.role != LEADER or msg.term != self.current_term:
-            return   # a stale reply from an earlier term
+        if self.role != LEADER or msg.term != self.current_term or src not in self.progress:
+            return   # a stale reply from an earlier term (or from a server no longer replicated to)
         pr = self.progress[src]
         if msg.sent_at > self.acked_at.get(src, -1.0):
             self.acked_at[src] = msg.sent_at       # src still followed us when we sent that
@@ -746,6 +975,8 @@ class RaftNode(Node):
             if pr.state == PROBE and not pr.inflight:
                 pr.state = REPLICATE              # the follower's log position is found: stream
                 self.next_index[src] = match + 1
+            if self.change is not None:
+                self._check_catch_up(src)
             self._advance_commit()
             self._replicate(src)    # more to send, if the window allows
             return
@@ -785,11 +1016,202 @@ class RaftNode(Node):
         for n in range(self.last_index, self.commit_index, -1):
             if not self._may_commit(n):
                 continue
-            replicas = 1 + sum(1 for p in self.match_index if self.match_index[p] >= n)
+            if self._voters is None:
+                replicas = 1 + sum(1 for p in self.match_index if self.match_index[p] >= n)
+            else:
+                # §4.1: a majority of the latest configuration; learners do not count, and neither
+                # does a leader that C_new removes (thesis §4.2.2).
+                replicas = self._count([self.id] + [p for p, m in self.match_index.items() if m >= n])
             if replicas >= self.majority:
                 self.commit_index = n
                 self._apply_committed()
+                if self.change is not None or self.config_index:
+                    self._after_commit()
                 return
+
+    # ---- membership change (thesis §4.1-§4.2; Fig. 4.3) --------------------------------------------------
+    def add_server(self, server: str, *, token: Any = None) -> str:
+        """Leader only: add ``server`` (thesis Fig. 4.3 AddServer). Returns "accepted", NOT_LEADER or
+        IN_PROGRESS at once; raises ValueError if ``server`` is not a server of the cluster or is
+        already a voter. Once accepted, ``server`` is caught up as a learner (§4.2.1), then the new
+        configuration is appended; :meth:`on_membership_done` gets ``token`` and OK when it is
+        committed, TIMEOUT if the server did not catch up, NOT_LEADER if we stopped leading first.
+        """
+        return self._request_change("add", server, token, None)
+
+    def remove_server(self, server: str, *, token: Any = None) -> str:
+        """Leader only: remove ``server`` (thesis Fig. 4.3 RemoveServer); as :meth:`add_server`.
+        ValueError if ``server`` is not a voter or is the last one. Removing the leader itself is
+        allowed: it steps down once the new configuration is committed (§4.2.2)."""
+        return self._request_change("remove", server, token, None)
+
+    def reconfigure(self, voters: Sequence[str], *, token: Any = None) -> str:
+        """Leader only: move to the configuration ``voters``. With ``config_change="single"`` it must
+        differ from the current one by exactly one server (an add or a remove, ValueError otherwise);
+        the BROKEN ``"direct"`` appends any new configuration at once, without catch-up."""
+        return self._request_change("direct", voters, token, None)
+
+    def _request_change(self, op: str, arg: Any, token: Any, reply_to: str | None) -> str:
+        known = tuple(sorted(self.peers + (self.id,)))
+        if op == "direct":
+            target = tuple(sorted(names("voters", arg, known)))
+        else:
+            one_of("server", arg, known)
+        if self.role != LEADER:
+            return NOT_LEADER
+        change = self.change
+        if change is not None and ((change.op, change.server) == (op, arg)
+                                   or (op == "direct" and change.voters == target)):
+            # The same request again (a client retrying after its timeout): answer this one.
+            change.token, change.reply_to = token, reply_to
+            return "accepted"
+        # One change at a time (§4.1): the previous one must be committed first.
+        if self.change is not None or self.config_index > self.commit_index:
+            return IN_PROGRESS
+        current = self.voters
+        where = ", ".join(current)
+        if op == "direct":
+            if target == current:
+                raise ValueError(f"voters must differ from the configuration {where} (got {arg!r})")
+            added = [s for s in target if s not in current]
+            removed = [s for s in current if s not in target]
+            if self.config_change == "single":
+                if len(added) + len(removed) != 1:
+                    raise ValueError(f"voters must differ from the configuration {where} by one server "
+                                     f"(single-server changes, thesis §4.1) (got {arg!r})")
+                op, arg = ("add", added[0]) if added else ("remove", removed[0])
+        if op == "add" and arg in current:
+            raise ValueError(f"server must not be a voter of the configuration {where} (got {arg!r})")
+        if op == "remove":
+            if arg not in current:
+                raise ValueError(f"server must be a voter of the configuration {where} (got {arg!r})")
+            if len(current) == 1:
+                raise ValueError(f"server must not be the last voter of the configuration {where} "
+                                 f"(got {arg!r})")
+        if op == "add":
+            target = tuple(sorted(current + (arg,)))
+        elif op == "remove":
+            target = tuple(s for s in current if s != arg)
+        change = self.change = MembershipChange(op, None if op == "direct" else arg, target, token, reply_to)
+        if op == "add":
+            # §4.2.1: the new server first joins as a learner — it gets the log, its vote and its
+            # log do not count — and is caught up in rounds before the configuration includes it.
+            self.learners.add(arg)
+            self.annotate(f"catching up {arg}")
+            self._sync_progress()
+            self._start_round()
+        else:
+            change.caught_up = True
+            self._maybe_append_config()
+        return "accepted"
+
+    def _start_round(self) -> None:
+        """§4.2.1: a round replicates everything in the leader's log when it starts."""
+        change = self.change
+        assert change is not None
+        change.rounds += 1
+        change.round_end = self.last_index
+        self.set_timer("catch up", self.election_timeout[0] / self.clock_rate)
+        if change.server is not None and self.match_index.get(change.server, 0) >= change.round_end:
+            self._check_catch_up(change.server)
+
+    def _check_catch_up(self, peer: str) -> None:
+        change = self.change
+        if (change is None or change.op != "add" or change.caught_up or peer != change.server
+                or self.match_index[peer] < change.round_end):
+            return
+        # The round ended before its timer: it lasted less than an election timeout (§4.2.1), so
+        # the new server is close enough behind not to stall commitment once it votes.
+        change.caught_up = True
+        self.cancel_timer("catch up")
+        self._maybe_append_config()
+
+    def _catch_up_round_timeout(self) -> None:
+        """A round lasted an election timeout: start another (the new server is further behind by
+        now), or give up after ``catchup_rounds`` rounds (§4.2.1; also the unreachable server)."""
+        change = self.change
+        if change is None or change.op != "add" or change.caught_up:
+            return
+        if change.rounds < self.catchup_rounds:
+            self._start_round()
+            return
+        self.change = None
+        self.learners.discard(change.server)
+        self.annotate(f"gives up adding {change.server} after {change.rounds} rounds")
+        self._sync_progress()
+        self._membership_done(change, TIMEOUT)
+
+    def _maybe_append_config(self) -> None:
+        change = self.change
+        if change is None or change.index is not None or not change.caught_up or self.role != LEADER:
+            return
+        # Ongaro's fix (raft-dev, 2015) of the single-server change bug: no configuration entry
+        # before an entry of the leader's own term is committed. Otherwise a leader could append
+        # C_new on top of a log whose latest configuration another leader of an earlier term was
+        # replacing at the same time, and the two changes together skip a step (two majorities
+        # that need not intersect). The change waits here; the no-op of §8 commits soon.
+        if self.term_at(self.commit_index) != self.current_term:
+            return
+        self.log.append(Entry(self.current_term, Configuration(change.voters)))
+        change.index = self.last_index
+        self.config_index, self._voters = change.index, change.voters    # in force once appended
+        if change.server is not None:
+            self.learners.discard(change.server)
+        self.annotate("config " + ",".join(change.voters) + f" appended at {change.index}")
+        self._sync_progress()
+        self._advance_commit()
+        if self.role == LEADER:
+            self._replicate_all()
+
+    def _after_commit(self) -> None:
+        """The leader's commit index moved: finish a committed change; leave if it removed us."""
+        if self.role != LEADER:
+            return
+        change = self.change
+        if change is not None:
+            if change.index is not None and self.commit_index >= change.index:
+                self.change = None
+                self._membership_done(change, OK)
+            elif change.index is None:
+                self._maybe_append_config()     # it was waiting for an entry of our term to commit
+        if self.id not in self.voters and self.config_index <= self.commit_index:
+            # §4.2.2: a leader that C_new removes manages the cluster until C_new is committed,
+            # then steps down (not being a voter, it will not campaign).
+            self.annotate(f"steps down (term {self.current_term}): removed from the configuration")
+            self._stop_leading()
+
+    def _sync_progress(self) -> None:
+        """The leader's replication targets changed: stop sending to servers no longer in them,
+        start probing new ones (nextIndex = our last index + 1, as after an election)."""
+        targets = self._targets()
+        for peer in [p for p in self.progress if p not in targets]:
+            self.cancel_timer(f"heartbeat {peer}")
+            for table in (self.progress, self.next_index, self.match_index, self.acked_at):
+                table.pop(peer, None)
+            self.recent_active.discard(peer)
+        for peer in targets:
+            if peer not in self.progress:
+                self.next_index[peer] = self.last_index + 1
+                self.match_index[peer] = 0
+                self.progress[peer] = Progress()
+                self._send_append(peer)
+
+    def _membership_done(self, change: MembershipChange, status: str) -> None:
+        if change.reply_to is not None:
+            self.send(change.reply_to, MembershipReply(change.token, status, self.leader_hint))
+        self.on_membership_done(change.token, status)
+
+    def _on_admin(self, src: str, msg: Any) -> None:
+        """The admin RPCs of Fig. 4.3, sent by a client; the reply comes when the change is done."""
+        op, arg = (("add", msg.server) if isinstance(msg, AddServer)
+                    else ("remove", msg.server) if isinstance(msg, RemoveServer) else ("direct", msg.voters))
+        try:
+            status = self._request_change(op, arg, msg.req_id, src)
+        except ValueError as exc:
+            self.send(src, MembershipReply(msg.req_id, INVALID, self.leader_hint, str(exc)))
+            return
+        if status != "accepted":
+            self.send(src, MembershipReply(msg.req_id, status, self.leader_hint))
 
     # ---- AppendEntries: follower side -----------------------------------------------------------
     def _on_append_entries(self, src: str, msg: AppendEntries) -> None:
@@ -839,6 +1261,7 @@ class RaftNode(Node):
                                               sent_at=msg.sent_at))
             return
         log = self.log
+        reconfigured = False
         for k, entry in enumerate(entries):
             index = prev + 1 + k
             pos = index - snap_index - 1
@@ -848,8 +1271,13 @@ class RaftNode(Node):
                 # Fig. 2, AppendEntries receiver 3: an existing entry conflicts with a new one (same
                 # index, different terms) -> delete it and all that follow it (§5.3).
                 del log[pos:]
+                # A configuration entry deleted with them no longer holds: the previous one does (§4.1).
+                reconfigured = reconfigured or index <= self.config_index
             # Fig. 2, AppendEntries receiver 4: append any new entries not already in the log.
             log.append(entry)
+            reconfigured = reconfigured or isinstance(entry.command, Configuration)
+        if reconfigured:
+            self._refresh_config()
         last_new = prev + len(entries)
         # Fig. 2, AppendEntries receiver 5: leaderCommit > commitIndex ->
         # commitIndex = min(leaderCommit, index of last new entry).
@@ -864,7 +1292,8 @@ class RaftNode(Node):
         while self.last_applied < self.commit_index:
             index = self.last_applied + 1
             entry = self.entry_at(index)
-            result = None if entry.command is NOOP else self.sm.apply(entry.command)
+            command = entry.command
+            result = None if command is NOOP or isinstance(command, Configuration) else self.sm.apply(command)
             self.last_applied = index
             self.applied.append((index, entry.term, entry.command))
             self.on_apply(index, entry, result)
@@ -878,7 +1307,7 @@ class RaftNode(Node):
             return
         # §7: snapshot the applied state, then discard the log up to lastApplied.
         index = self.last_applied
-        snap = Snapshot(index, self.term_at(index), self.sm.snapshot())
+        snap = Snapshot(index, self.term_at(index), self.sm.snapshot(), self._config_at(index))   # §7
         del self.log[:index - self.snap_index]
         self.storage["snapshot"] = snap
 
@@ -902,15 +1331,16 @@ class RaftNode(Node):
                 del self.log[:idx - self.snap_index]
             else:
                 self.log.clear()
-            self.storage["snapshot"] = Snapshot(idx, term, msg.data)
+            self.storage["snapshot"] = Snapshot(idx, term, msg.data, msg.config)
             # Fig. 13, receiver 8: reset the state machine using the snapshot contents.
             self.sm = self.state_machine_factory()
             self.sm.restore(msg.data)
             self.commit_index = self.last_applied = idx
+            self._refresh_config()     # §7: the snapshot carries the configuration as of its last index
         self.send(src, InstallSnapshotReply(self.current_term, idx))
 
     def _on_snapshot_reply(self, src: str, msg: InstallSnapshotReply) -> None:
-        if self.role != LEADER or msg.term != self.current_term:
+        if self.role != LEADER or msg.term != self.current_term or src not in self.progress:
             return
         pr = self.progress[src]
         self.match_index[src] = max(self.match_index[src], msg.last_included_index)
@@ -920,6 +1350,8 @@ class RaftNode(Node):
             pr.state = REPLICATE
             pr.inflight.clear()
             self.next_index[src] = self.match_index[src] + 1
+        if self.change is not None:
+            self._check_catch_up(src)
         self._advance_commit()
         self._replicate(src)
 
@@ -929,6 +1361,9 @@ class RaftNode(Node):
 
     def on_lost_leadership(self) -> None:
         """Called when a leader steps down."""
+
+    def on_membership_done(self, token: Any, status: str) -> None:
+        """A change started by :meth:`add_server` & co. ended: OK, TIMEOUT or NOT_LEADER."""
 
     def on_read_ready(self, token: Any) -> None:
         """A :meth:`read` is confirmed and applied up to its readIndex: read the state machine now."""
@@ -947,8 +1382,9 @@ class RaftNode(Node):
         tail = self.log[-6:]
         first = self.snap_index + len(self.log) - len(tail) + 1   # the log index of tail[0]
         log = " ".join(f"{first + k}:t{e.term}" for k, e in enumerate(tail))
+        voters = "" if self._voters is None else " voters=" + ",".join(self._voters)
         return (f"{self.id} {self.role:<9} term={self.current_term} snap={self.snap_index} "
-                f"commit={self.commit_index} last={self.last_index} [{log}]")
+                f"commit={self.commit_index} last={self.last_index} [{log}]{voters}")
 
 
 # ---- broken variants (each one is caught by distlib.check.raft_invariants) -------------------------
@@ -1366,4 +1802,196 @@ def flapping(seed: int = 0, *, pre_vote: bool = False, check_quorum: bool = Fals
     run.notes.append(f"{mode} flapping {down:g}s down / {up:g}s up, {features or 'plain Raft'}: "
                      f"{changes} leader changes in {duration:g}s ({run.stats['per_minute']:.1f} per minute), "
                      f"terms up to {run.stats['max_term']}")
+    return run
+
+
+# ---- membership change (thesis §4; extended paper §6) ------------------------------------------------
+def _admin_message(req_id: str, change: tuple[str, Any]) -> Any:
+    op, arg = change
+    if op == "add":
+        return AddServer(req_id, arg)
+    if op == "remove":
+        return RemoveServer(req_id, arg)
+    return Reconfigure(req_id, tuple(arg))
+
+
+def membership_client(world: World, name: str, servers: Sequence[str], changes: Sequence[Any], *,
+                      results: list[tuple[float, Any, str]] | None = None, attempt_timeout: float = 1.0,
+                      give_up: float = 5.0, think: float = 0.0) -> Any:
+    """A SimPy process: an administrator asking for ``changes``, one after another.
+
+    A change is ``("add", server)``, ``("remove", server)``, ``("voters", (...))`` or a callable
+    ``leader_node -> change | None`` that picks one against the leader's configuration when asked.
+    Each is sent to the leader (following NOT_LEADER hints; IN_PROGRESS and timeouts are retried)
+    until it is answered or ``give_up`` seconds pass. ``results`` receives ``(time, change,
+    status)``: OK, TIMEOUT, INVALID or "gave up". Arguments are checked at the call.
+    """
+    from distlib.sim.validate import names as name_list
+    if not isinstance(world, World):
+        raise ValueError(f"world must be a distlib.sim.World (got {world!r})")
+    if not isinstance(name, str) or not name or name in world.nodes:
+        raise ValueError(f"name must be a client name not used by a node (got {name!r})")
+    servers = list(name_list("servers", servers, tuple(world.nodes)))
+    if not isinstance(changes, (list, tuple)) or not all(
+            callable(c) or (isinstance(c, tuple) and len(c) == 2 and c[0] in ("add", "remove", "voters"))
+            for c in changes):
+        raise ValueError("changes must be a list of ('add'|'remove', server), ('voters', names) or "
+                         f"callables leader -> change (got {changes!r})")
+    attempt_timeout = number("attempt_timeout", attempt_timeout, above=True)
+    give_up = number("give_up", give_up, above=True)
+    think = number("think", think)
+    return _membership_client(world, name, servers, list(changes), results, attempt_timeout, give_up, think)
+
+
+def _membership_client(world: World, name: str, servers: list[str], changes: list[Any],
+                       results: list[tuple[float, Any, str]] | None, attempt_timeout: float,
+                       give_up: float, think: float) -> Any:
+    client = world.client(name)
+    env = world.env
+    seq = 0
+    for change in changes:
+        deadline = env.now + give_up
+        target = _current_leader(world) or servers[0]
+        status, chosen = "gave up", change
+        while env.now < deadline:
+            if callable(change):
+                up = world.status[target] == "up"
+                chosen = change(world.nodes[target]) if up else None
+                if chosen is None:
+                    target = _current_leader(world) or servers[(servers.index(target) + 1) % len(servers)]
+                    yield env.timeout(0.05)
+                    continue
+            seq += 1
+            reply = yield from client.call(target, _admin_message(f"{name}:{seq}", chosen),
+                                           timeout=min(attempt_timeout, max(deadline - env.now, 1e-6)))
+            if reply is None or reply.status in (NOT_LEADER, IN_PROGRESS):
+                if reply is not None and reply.leader_hint and reply.leader_hint != target:
+                    target = reply.leader_hint                 # Fig. 4.3: NOT_LEADER carries a hint
+                else:
+                    target = servers[(servers.index(target) + 1) % len(servers)]
+                    yield env.timeout(0.05)
+                continue
+            status = reply.status
+            break
+        if results is not None:
+            results.append((env.now, chosen, status))
+        yield env.timeout(think)
+
+
+def random_change(rng: Any, universe: Sequence[str]) -> Callable[[RaftNode], tuple[str, str] | None]:
+    """A chooser for :func:`membership_client`: at a leader, a random valid single-server change (add
+    a server of ``universe`` outside the configuration, or remove a voter, never the last one)."""
+    universe = tuple(universe)
+
+    def choose(node: RaftNode) -> tuple[str, str] | None:
+        if node.role != LEADER:
+            return None
+        voters = node.voters
+        options = ([("add", s) for s in universe if s not in voters]
+                   + [("remove", s) for s in voters if len(voters) > 1])
+        return options[rng.randrange(len(options))]
+    return choose
+
+
+def _configs(world: World) -> list[tuple[float, str, str]]:
+    """(time, leader, text) of every configuration appended by a leader, from the annotations."""
+    return [(rec.time, rec.node, rec.text) for rec in world.trace.of(Annotate)
+            if rec.text.startswith(("config ", "catching up ", "gives up adding ", "steps down"))]
+
+
+def membership_change(seed: int = 0, *, add: str | None = "n4", remove: str | None = "n1", n: int = 4,
+                      faults: Any = None, cls: type[RaftNode] = RaftNode,
+                      monitors: Iterable[Callable[[World], None]] = (), until: float = 4.0,
+                      **config: Any) -> RaftRun:
+    """Replace a server, one server at a time (thesis §4.1): n1..n{n-1} form the cluster, n{n} is
+    outside it. From 0.5 s an administrator asks the leader to add ``add`` (caught up as a learner
+    first, §4.2.1), then, once that is committed, to remove ``remove`` (``"leader"``: whoever leads
+    then — it steps down after committing the configuration without itself, §4.2.2). A command is
+    proposed every 50 ms. ``faults``: a fault schedule (text or :class:`FaultSchedule`).
+    ``run.stats``: ``changes`` ((time, change, status) per request), ``voters`` per server at the end.
+    """
+    from distlib.sim import as_schedule
+    integer("n", n, 2, 15)
+    world = make_cluster(n, seed=seed, cls=cls, monitors=monitors,
+                         members=tuple(f"n{i}" for i in range(1, n)), **config)
+    names = sorted(world.nodes)
+    as_schedule(faults, names).apply(world)
+    for name, what in (("add", add), ("remove", remove)):
+        if what is not None and what not in names and not (name == "remove" and what == "leader"):
+            raise ValueError(f"{name} must be one of {', '.join(names)}{' or leader' * (name == 'remove')} "
+                             f"(got {what!r})")
+    results: list[tuple[float, Any, str]] = []
+    changes: list[Any] = []
+    if add is not None:
+        changes.append(("add", add))
+    if remove == "leader":
+        changes.append(lambda node: ("remove", node.id) if node.role == LEADER else None)
+    elif remove is not None:
+        changes.append(("remove", remove))
+
+    def admin() -> Any:
+        yield world.env.timeout(0.5)
+        yield from membership_client(world, "admin", names, changes, results=results)
+
+    def proposer() -> Any:
+        k = 0
+        while True:
+            yield world.env.timeout(0.05)
+            leader = _current_leader(world)
+            if leader is not None:
+                k += 1
+                world.nodes[leader].propose(f"cmd{k}")
+
+    world.process(admin())
+    world.process(proposer())
+    world.run(until=until)
+    run = RaftRun("membership_change", world)
+    run.stats = {"changes": results, "voters": {name: node.voters for name, node in world.nodes.items()}}
+    events = [(t, f"{node}: {text}") for t, node, text in _configs(world)]
+    events += [(t, f"admin: {change[0]} {change[1]} -> {status}" if isinstance(change, tuple)
+                else f"admin: no change chosen -> {status}") for t, change, status in results]
+    run.notes += [f"{t:.3f}s {text}" for t, text in sorted(events, key=lambda e: e[0])]
+    return run
+
+
+def direct_change(seed: int = 0, *, config_change: str = "direct",
+                  monitors: Iterable[Callable[[World], None]] = (), until: float = 1.5) -> RaftRun:
+    """The hazard single-server changes avoid (extended paper §6, Figure 10), scripted.
+
+    n1, n2, n3 form the cluster; n3 leads term 1. At 0.2 s the network splits {n1, n2} | {n3, n4}
+    and n3 switches, in ONE entry, to {n2, n3, n4} (replace n1 by n4; the BROKEN
+    ``config_change="direct"``). The entry reaches n4 only. At 0.5 s n1 campaigns: n2's vote makes
+    a majority of {n1, n2, n3}, the configuration both still have; n4 campaigns: n3's vote makes
+    a majority of {n2, n3, n4}. Both lead term 2 — Election Safety fails. With
+    ``config_change="single"`` the leader refuses the request (ValueError: two servers differ),
+    and nothing else happens: the change must be made in two steps (:func:`membership_change`).
+    """
+    one_of("config_change", config_change, CONFIG_CHANGES)
+    world = make_cluster(4, seed=seed, monitors=monitors, latency=0.01, election_timeout=(5.0, 6.0),
+                         heartbeat=0.05, members=("n1", "n2", "n3"), config_change=config_change)
+    nodes = world.nodes
+    state: dict[str, Any] = {}
+
+    def switch() -> None:
+        world.partition(["n1", "n2"], ["n3", "n4"])
+        try:
+            state["status"] = nodes["n3"].reconfigure(("n2", "n3", "n4"))
+        except ValueError as exc:
+            state["status"] = f"refused: {exc}"
+
+    world.at(0.01, lambda: nodes["n3"].campaign())
+    world.at(0.2, switch)
+    world.at(0.5, lambda: nodes["n1"].campaign())
+    world.at(0.5, lambda: nodes["n4"].campaign())
+    world.run(until=until)
+    run = RaftRun(f"direct_change({config_change})", world)
+    run.notes.append(f"n3 asked to switch {{n1,n2,n3}} -> {{n2,n3,n4}} at 0.2 s: {state.get('status')}")
+    run.notes.append("voters: " + ", ".join(f"{n}={{{','.join(node.voters)}}}" for n, node in nodes.items()))
+    by_term: dict[int, list[str]] = {}
+    for _, term, node in run.leaders():
+        by_term.setdefault(term, []).append(node)
+    two = {t: ls for t, ls in by_term.items() if len(ls) > 1}
+    run.stats = {"leaders_by_term": by_term, "two_leaders": two}
+    run.notes.append("terms with two leaders: " + (", ".join(f"term {t}: {' and '.join(ls)}"
+                                                           for t, ls in two.items()) or "none"))
     return run
