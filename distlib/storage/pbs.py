@@ -3,7 +3,7 @@ Practical Partial Quorums", VLDB 2012; "Quantifying Eventual Consistency with PB
 **t-visibility**, the probability that a read issued ``t`` time units after a write committed
 returns that write (or a newer one).
 
-The WARS model (the papers' §"Dynamo-style staleness"): a write's coordinator sends it to all N
+The WARS model (both papers): a write's coordinator sends it to all N
 replicas (one-way delay W), each acknowledges (A); the write commits at the W-th ack, ``w_t``. A
 read sent ``t`` after commit reaches each replica after R and comes back after S; the coordinator
 takes the first ``r`` replies by R + S. A reply is fresh iff the write reached that replica first:
@@ -123,7 +123,7 @@ _SSD = ParetoExp.make(0.9122, 0.235, 10.0, 1.66)
 _DISK_W = ParetoExp.make(0.38, 1.05, 1.51, 0.183)
 _YMMR_W = ParetoExp.make(0.939, 3.0, 3.35, 0.0028)
 _YMMR_ARS = ParetoExp.make(0.982, 1.5, 3.8, 0.0217)
-_FITS = "VLDB 2012, table of distribution fits for production latencies"
+_FITS = "VLDB 2012, table of distribution fits for production latencies (table:fits)"
 
 #: The papers' production fits (milliseconds).
 MODELS: dict[str, WarsModel] = {
@@ -292,16 +292,18 @@ class Published:
 
 
 _CACM = "CACM 2014, §PBS in Action"
-_VLDB_T = "VLDB 2012 table 't-visibility for p_s=.001 and 99.9% latencies'"
-#: Numbers found in the papers' text (N = 3). The CACM text is the authors' published LaTeX; the
-#: VLDB table was read from the authors' LaTeX source of that paper.
+_VLDB_T = "VLDB 2012, table of t at p_s=.001 and p99.9 latencies (table:lat-stale)"
+#: Numbers found in the papers' text (N = 3), read from the authors' LaTeX sources: the CACM article
+#: (github.com/pbailis/paper-repo-cacm-pbs-research-highlight, pbs-cacm.tex) and a revision of the
+#: VLDB paper (github.com/pbailis/pbs-vldb-historical-paper-material, writeup/ernst.tex; the labels
+#: in parentheses are its LaTeX labels). The "over" entry: the paper says "over 99.999 %".
 PAPER: tuple[Published, ...] = (
     Published("exp W mean 0.25", 1, 1, "p@t", 0.0, 0.94, _CACM + ", Write Latency Distribution Effects"),
     Published("exp W mean 0.25", 1, 1, "t@p", 0.999, 1.0, _CACM + ", Write Latency Distribution Effects"),
     Published("exp W mean 10", 1, 1, "p@t", 0.0, 0.41, _CACM + ", Write Latency Distribution Effects"),
     Published("exp W mean 10", 1, 1, "t@p", 0.999, 65.0, _CACM + ", Write Latency Distribution Effects"),
     Published("LNKD-SSD", 1, 1, "p@t", 0.0, 0.974, _CACM + ", Staleness in Production"),
-    Published("LNKD-SSD", 1, 1, "p@t", 5.0, 0.99999, _CACM + ", Staleness in Production (over)"),
+    Published("LNKD-SSD", 1, 1, "p@t", 5.0, 0.99999, _CACM + ", Staleness in Production (over)"),  # ">"
     Published("LNKD-SSD", 1, 1, "t@p", 0.999, 1.85, _VLDB_T),
     Published("LNKD-DISK", 1, 1, "p@t", 0.0, 0.439, _CACM + ", Staleness in Production"),
     Published("LNKD-DISK", 1, 1, "p@t", 10.0, 0.925, _CACM + ", Staleness in Production"),

@@ -77,14 +77,10 @@ FAULT_WINDOW = (0.3, 1.5)
 READ_TARGET_MS = 40.0
 
 
-def _target(keys: int) -> str:
-    """The node the faults hit: ``k0``'s first preference-list node (as the clients compute it)."""
-    del keys
-    return Ring(member_names(5), vnodes=16).owners("k0", 1)[0]
-
-
 def fault_texts() -> dict[str, str | None]:
-    x = _target(1)
+    """The three fault settings; both faults hit ``k0``'s first preference-list node (as the
+    clients compute it: run_dynamo's 5 nodes, 16 virtual nodes each)."""
+    x = Ring(member_names(5), vnodes=16).owners("k0", 1)[0]
     others = ",".join(n for n in member_names(5) if n != x)
     lo, hi = FAULT_WINDOW
     return {"none": None, "crash": f"crash {x} at {lo} restart {hi}",
