@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from distlib.compute import jobs, programs
+from distlib.compute import jobs, programs, rdd
 from distlib.compute import spark as sparkmod
 
 LINES = programs.sample_lines(seed=0, lines=120) + [
@@ -46,11 +46,7 @@ def spark_sc():
 
 
 def _ours(master: str):
-    try:
-        from distlib.compute import rdd
-        return rdd.Context(master=master, executors=3, seed=0)
-    except ImportError as e:   # pragma: no cover - only while the engine is being written
-        pytest.skip(f"distlib.compute.rdd not importable yet: {e}")
+    return rdd.Context(master=master, executors=3, seed=0)
 
 
 @pytest.fixture(scope="module")
