@@ -295,3 +295,26 @@ def test_membership_reply_repr_and_ok():
     assert MembershipReply("r", OK).ok and not MembershipReply("r", NOT_LEADER, "n2").ok
     assert repr(MembershipReply("r", NOT_LEADER, "n2")) == "MembershipReply(not leader, leader=n2)"
     assert repr(cfg("n1", "n2")) == "config{n1,n2}"
+
+
+def test_scenario_and_client_arguments_are_checked_at_the_call():
+    world = make_cluster(4, members=("n1", "n2", "n3"))
+    with pytest.raises(ValueError, match="changes must be a list"):
+        membership_client(world, "admin", ["n1"], [("promote", "n4")])
+    with pytest.raises(ValueError, match="servers must be"):
+        membership_client(world, "admin", ["n9"], [("add", "n4")])
+    with pytest.raises(ValueError, match="name must be a client name"):
+        membership_client(world, "n1", ["n1"], [("add", "n4")])
+    with pytest.raises(ValueError, match=r"add must be one of n1, n2, n3, n4 \(got 'n9'\)"):
+        membership_change(add="n9")
+    with pytest.raises(ValueError, match="config_change must be one of single, direct"):
+        direct_change(config_change="joint")
+
+
+def test_a_removed_server_that_missed_c_new_disrupts_until_pre_vote_is_on():
+    # Thesis §4.2.3: n1 never receives the configuration without it, times out, campaigns in ever
+    # higher terms and deposes the leaders of the new cluster; PreVote refuses it (its log is behind).
+    plain = membership_change(0)
+    cured = membership_change(0, pre_vote=True)
+    assert plain.nodes["n1"].voters == ("n1", "n2", "n3", "n4") and len(plain.leaders()) >= 5
+    assert len(cured.leaders()) == 1 and cured.stats["changes"][-1][2] == OK

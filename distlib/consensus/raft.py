@@ -80,7 +80,7 @@ in :mod:`distlib.check.raft_membership`).
 * A leader that C_new removes keeps replicating without counting itself until C_new is
   committed, then steps down (thesis §4.2.2).
 * A server not in its own latest configuration does not start elections (a new server waiting
-  to be added, or one removed: etcd-io/raft's rule too). The thesis (§4.2.2, Figure 4.6) lets such
+  to be added, or one removed: etcd-io/raft's rule too). The thesis (§4.2.2) lets such
   a server campaign while C_new may be uncommitted, because it can be the only one able to win;
   skipping that costs liveness only, until the server holding C_new returns. A removed server
   that never received C_new still thinks it is a voter and, cut off from heartbeats, disrupts
