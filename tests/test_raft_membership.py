@@ -10,7 +10,13 @@ import pytest
 from test_raft import make_leader, make_node
 
 from distlib.check.explore import explore, replay
-from distlib.check.raft_invariants import ELECTION_SAFETY, RaftMonitor, check_election_safety
+from distlib.check.raft_invariants import (
+    ELECTION_SAFETY,
+    LEADER_COMPLETENESS,
+    STATE_MACHINE_SAFETY,
+    RaftMonitor,
+    check_election_safety,
+)
 from distlib.check.raft_membership import membership_fuzz, membership_model, model_invariants
 from distlib.consensus.raft import (
     FOLLOWER,
@@ -33,6 +39,7 @@ from distlib.consensus.raft import (
     RequestVote,
     RequestVoteReply,
     Snapshot,
+    config_before_commit,
     direct_change,
     make_cluster,
     membership_change,
@@ -318,3 +325,15 @@ def test_a_removed_server_that_missed_c_new_disrupts_until_pre_vote_is_on():
     cured = membership_change(0, pre_vote=True)
     assert plain.nodes["n1"].voters == ("n1", "n2", "n3", "n4") and len(plain.leaders()) >= 5
     assert len(cured.leaders()) == 1 and cured.stats["changes"][-1][2] == OK
+
+
+def test_ongaros_2015_bug_needs_the_own_term_commit_rule():
+    # Without the rule, two changes from leaders of different terms (add n5 in term 1, remove n1 in
+    # term 2) together differ by two servers: n1 wins term 3 and erases what term 2 committed.
+    broken = RaftMonitor()
+    config_before_commit(broken=True, monitors=[broken])
+    assert {LEADER_COMPLETENESS, STATE_MACHINE_SAFETY} <= {v.invariant for v in broken.violations}
+    safe = RaftMonitor()
+    run = config_before_commit(monitors=[safe])
+    assert safe.ok, safe.summary()
+    assert "config n2,n3,n4" not in run.notes[1]                 # n2 never appended its change

@@ -72,6 +72,7 @@ in :mod:`distlib.check.raft_membership`).
   previous one is committed.
 * Ongaro's 2015 fix (raft-dev, "bug in single-server membership changes"): a leader appends no
   configuration entry until an entry of its own term is committed; the change waits for it.
+  :class:`EarlyConfigRaft` (BROKEN) skips the rule and :func:`config_before_commit` shows the bug.
 * A new server is first a non-voting **learner**: it receives AppendEntries/InstallSnapshot but
   neither its vote nor its log counts. It is caught up in rounds (thesis §4.2.1): a round
   replicates up to the leader's last index at the round's start; when a round ends within an
@@ -1150,7 +1151,7 @@ class RaftNode(Node):
         # C_new on top of a log whose latest configuration another leader of an earlier term was
         # replacing at the same time, and the two changes together skip a step (two majorities
         # that need not intersect). The change waits here; the no-op of §8 commits soon.
-        if self.term_at(self.commit_index) != self.current_term:
+        if not self._may_append_config():
             return
         self.log.append(Entry(self.current_term, Configuration(change.voters)))
         change.index = self.last_index
@@ -1162,6 +1163,10 @@ class RaftNode(Node):
         self._advance_commit()
         if self.role == LEADER:
             self._replicate_all()
+
+    def _may_append_config(self) -> bool:
+        """Ongaro's 2015 rule: an entry of the leader's own term is committed."""
+        return self.term_at(self.commit_index) == self.current_term
 
     def _after_commit(self) -> None:
         """The leader's commit index moved: finish a committed change; leave if it removed us."""
@@ -1419,6 +1424,14 @@ class VolatileVoteRaft(RaftNode):
         self.storage["current_term"] = term
         self.storage["voted_for"] = None     # the bug: the vote never reaches the disk
         self._volatile_vote = voted_for
+
+
+class EarlyConfigRaft(RaftNode):
+    """BROKEN: appends a configuration entry before an entry of its own term is committed — the
+    single-server change bug Ongaro reported on raft-dev in 2015 (:func:`config_before_commit`)."""
+
+    def _may_append_config(self) -> bool:
+        return True
 
 
 # ---- scenarios -------------------------------------------------------------------------------------
@@ -1994,4 +2007,54 @@ def direct_change(seed: int = 0, *, config_change: str = "direct",
     run.stats = {"leaders_by_term": by_term, "two_leaders": two}
     run.notes.append("terms with two leaders: " + (", ".join(f"term {t}: {' and '.join(ls)}"
                                                            for t, ls in two.items()) or "none"))
+    return run
+
+
+def config_before_commit(*, broken: bool = False, seed: int = 0,
+                         monitors: Iterable[Callable[[World], None]] = ()) -> RaftRun:
+    """Ongaro's 2015 single-server change bug (raft-dev), scripted: why a leader appends no
+    configuration entry before an entry of its own term is committed.
+
+    n1..n4 form the cluster; n1 leads term 1. (a) Cut off with n5, n1 adds n5: C_a =
+    {n1,...,n5} reaches n5 only. (b) n2 wins term 2 with n3's and n4's votes (its log lacks C_a),
+    then n4 is cut off too. n2 is asked to remove n1: C_b = {n2,n3,n4}. Correct Raft waits: n2's
+    no-op is not committed (n1 and n4 are out of reach), so C_b is never appended. With
+    ``broken=True`` (:class:`EarlyConfigRaft`) n2 appends C_b at once, and C_b's majority {n2,n3}
+    commits it. (c) n1 restarts and, with C_a's majority {n1, n4, n5}, wins term 3 — C_a and C_b
+    differ by two servers, so their majorities need not meet — and lacks what term 2 committed:
+    Leader Completeness fails; after the heal n1 overwrites it (State Machine Safety).
+    """
+    cls = EarlyConfigRaft if flag("broken", broken) else RaftNode
+    world = make_cluster(5, seed=seed, cls=cls, monitors=monitors, latency=0.01,
+                         election_timeout=(50.0, 60.0), heartbeat=0.05, members=("n1", "n2", "n3", "n4"))
+    nodes = world.nodes
+    state: dict[str, Any] = {}
+
+    def campaign(n: str) -> Callable[[], None]:
+        return lambda: nodes[n].campaign()
+
+    def add_n5() -> None:
+        world.partition(["n1", "n5"], ["n2", "n3", "n4"])
+        state["add"] = nodes["n1"].add_server("n5")
+
+    def remove_n1() -> None:
+        state["remove"] = nodes["n2"].remove_server("n1")
+
+    world.at(0.01, campaign("n1"))                         # term 1: n1 leads n1..n4
+    world.at(0.2, add_n5)                                  # (a) C_a reaches n5 only
+    world.at(0.5, campaign("n2"))                          # (b) term 2: n2, n3, n4
+    world.at(0.525, lambda: world.partition(["n1", "n5"], ["n2", "n3"], ["n4"]))
+    world.at(0.6, remove_n1)
+    world.at(0.9, lambda: world.crash("n1"))
+    world.at(1.0, lambda: world.restart("n1"))
+    world.at(1.0, lambda: world.partition(["n1", "n4", "n5"], ["n2", "n3"]))
+    world.at(1.1, campaign("n1"))                          # term 2: n4 already voted for n2
+    world.at(1.3, campaign("n1"))                          # (c) term 3: n1, n4, n5
+    world.at(1.6, world.heal)
+    world.run(until=2.5)
+    run = RaftRun("config_before_commit" + ("(broken)" if broken else ""), world)
+    run.notes.append(f"n1 adds n5 at 0.2 s: {state.get('add')}; n2 (term 2) removes n1 at 0.6 s: "
+                     f"{state.get('remove')}")
+    run.notes.append("configurations appended: " + "; ".join(
+        f"{node} at {t:.3f}s: {text}" for t, node, text in _configs(world) if text.startswith("config ")))
     return run
