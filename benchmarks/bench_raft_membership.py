@@ -14,7 +14,8 @@ switch caught, and the model checker on the 3 -> 4 server change.
    (each change replaces a voter in one step): how many runs the monitor catches.
 3. The model checker (:func:`distlib.check.raft_membership.membership_model`): the direct switch
    {n1,n2,n3} -> {n2,n3,n4} (a violation, with its counterexample) and the same change as
-   AddServer(n4) then RemoveServer(n1), breadth-first to ``--depth`` steps (and one deeper).
+   AddServer(n4) then RemoveServer(n1), breadth-first to ``--depth`` steps (and one deeper); then
+   both again with any one server crashing (and restarting), to ``--crash-depth`` steps.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=10_000)
     ap.add_argument("--direct-seeds", type=int, default=1_000)
     ap.add_argument("--depth", type=int, default=17)
+    ap.add_argument("--crash-depth", type=int, default=13)
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     if a.seeds < 0 or a.direct_seeds < 0 or a.depth < 1 or a.workers < 1:
@@ -90,6 +92,11 @@ def main() -> int:
         r = explore(membership_model("single"), model_invariants(), max_depth=depth, max_states=5_000_000)
         print(f"    single (add n4, then remove n1), max_depth={depth}: {r.summary()}  {r.seconds:.1f}s "
               f"({r.states / max(r.seconds, 1e-9):,.0f} states/s)", flush=True)
+    for mode in ("direct", "single"):
+        r = explore(membership_model(mode), model_invariants(), max_depth=a.crash_depth, max_crashes=1,
+                    max_states=5_000_000)
+        print(f"    {mode}, one crash, max_depth={a.crash_depth}: {r.summary()}  {r.seconds:.1f}s",
+              flush=True)
     return 1 if bad or not caught else 0
 
 
