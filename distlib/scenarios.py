@@ -373,6 +373,21 @@ def raft_read_index(seed: int = 0, until: float = 3.0) -> Any:
     return stale_read("read_index", seed=seed, until=until)
 
 
+@register("raft-membership", "Raft: add n4 (caught up as a learner first), then remove n1, one server at a "
+          "time (thesis 4.1), a command every 50 ms; n1 never learns it was removed and disrupts the "
+          "new cluster with higher terms (thesis 4.2.3)", ("seed", "until"), lambda n: _names(4))
+def raft_membership(seed: int = 0, until: float = 4.0) -> Any:
+    from distlib.consensus.raft import membership_change
+    return membership_change(seed, until=until)
+
+
+@register("raft-direct-change", "Raft, BROKEN config_change=direct: n3 switches {n1,n2,n3} -> {n2,n3,n4} in "
+          "one entry under a partition; n1 and n4 both lead term 2", ("seed",), lambda n: _names(4))
+def raft_direct_change(seed: int = 0) -> Any:
+    from distlib.consensus.raft import direct_change
+    return direct_change(seed=seed)
+
+
 # ---- the replicated register of chapter 01 (distlib.storage) ---------------------------------------
 def _register_scenario(mode: str):
     def fn(seed: int = 0, nodes: int = 3, faults: FaultSchedule | str | None = None,
@@ -483,6 +498,20 @@ def _sweep_raft_reads(mode: str) -> Callable[[], tuple[Callable[[int], Any], Cal
     def parts() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
         from distlib.check.raft_invariants import read_fuzz
         return (lambda seed: read_fuzz(seed, mode)), (lambda result: result.problems())
+    return parts
+
+
+def _sweep_membership(mode: str) -> Callable[[], tuple[Callable[[int], Any], Callable[[Any], list[str]]]]:
+    def parts() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+        from distlib.check.raft_membership import membership_fuzz
+        from distlib.consensus.raft import RaftNode
+        from distlib.consensus.raft_kv import KVNode
+
+        def run(seed: int) -> Any:   # as benchmarks/bench_raft_membership.py: every 10th seed a KV run
+            kv = seed % 10 == 9
+            return membership_fuzz(seed, config_change=mode, cls=KVNode if kv else RaftNode, kv=kv)
+
+        return run, lambda result: result.problems()
     return parts
 
 
@@ -672,6 +701,11 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "raft-lease": ("the same with lease reads (thesis 6.4.1)", _sweep_raft_reads("lease")),
     "raft-local-read": ("the same with the BROKEN local-state reads (stale reads: violations expected)",
                         _sweep_raft_reads("local")),
+    "raft-membership": ("Raft with an administrator asking for random single-server changes (thesis 4.1) "
+                        "under random faults; checks the four safety properties (every 10th seed a KV "
+                        "run, checked for linearizability)", _sweep_membership("single")),
+    "raft-membership-direct": ("the same with the BROKEN direct switch (a voter replaced in one entry: "
+                               "violations expected)", _sweep_membership("direct")),
     "dynamo": ("chapter 07's Dynamo-style store (VV, sloppy quorum, N=3 R=W=2) under random crashes/"
                "partitions/"
                "pauses, loss, duplication; checks durability after restarts, convergence after handoff and "
