@@ -1,24 +1,28 @@
 """Raft membership change, checked: a bounded model for the explorer and a fault fuzzer.
 
 **The model** (:func:`membership_model`): four servers n1..n4; n1, n2, n3 form the initial
-configuration, n4 is outside it. An admin client asks n3 to replace n1 by n4 — in one step
+configuration, n4 is outside it. The search starts right after n3 won term 1 (its no-op is in
+n1..n3's logs, not yet known committed) and n3 is asked to replace n1 by n4 — in one step
 (``mode="direct"``, the BROKEN ``config_change="direct"``: {n1,n2,n3} -> {n2,n3,n4}) or in two
-single-server steps (``mode="single"``: AddServer(n4), then RemoveServer(n1) once the first is
-OK, thesis §4.1). The servers are the real :class:`~distlib.consensus.raft.RaftNode`, narrowed by
-:func:`bounded` so that the search is finite and small: each server may campaign at most
-``campaigns[name]`` times (counted in storage; n3 once, n1 and n4 once, n2 never, by default),
-no heartbeat, catch-up-round or CheckQuorum timer is armed (time is abstract and no message is
-lost unless a ``drop`` step is allowed, so they would only add states), and the election timer
-is armed without drawing from the random stream. Everything else — votes, logs, configurations,
-learners, commitment — is the production code.
+single-server steps (``mode="single"``: AddServer(n4), then RemoveServer(n1) as soon as the first
+is OK, thesis §4.1). The servers are the real :class:`~distlib.consensus.raft.RaftNode`, narrowed
+by :func:`bounded` so that the search is finite and small: each server may campaign at most
+``campaigns[name]`` times (counted in storage; n1 and n4 once, n2 and n3 never, by default), no
+heartbeat, catch-up-round or CheckQuorum timer is armed (time is abstract and no message is lost
+unless a ``drop`` step is allowed, so they would only add states), the election timer is armed
+without drawing from the random stream, and clocks read 0 (so :func:`~distlib.check.explore.replay`
+sends the very messages the search did). Everything else — votes, logs, configurations, learners,
+catch-up, commitment, the own-term rule — is the production code.
 
-The invariant is Election Safety (Figure 3) on every state, plus Log Matching. With
-``mode="direct"`` the explorer finds two leaders of one term: n3 leads term 1 and appends
-{n2,n3,n4}, which reaches n4 only; n1 wins term 2 with n2's vote (a majority of {n1,n2,n3})
-and n4 wins term 2 with n3's vote (a majority of {n2,n3,n4}) — the disjoint majorities of the
-extended Raft paper's Figure 10. With ``mode="single"`` the same bounds give no violation:
-every majority of {n1,n2,n3} meets every majority of {n1,n2,n3,n4}, and every majority of that
-meets every majority of {n2,n3,n4}.
+The invariants are Election Safety (Figure 3) on every state, and Log Matching. With
+``mode="direct"`` the explorer finds two leaders of one term in 11 steps: n3 appends
+{n2,n3,n4}, which reaches n4 only; n1 wins term 2 with n2's vote (a majority of {n1,n2,n3}) and
+n4 wins term 2 with n3's vote (a majority of {n2,n3,n4}) — the disjoint majorities of the
+extended Raft paper's Figure 10. With ``mode="single"`` the same bound gives no violation: every
+majority of {n1,n2,n3} meets every majority of {n1,n2,n3,n4}, and every majority of that meets
+every majority of {n2,n3,n4}. Both steps are committed within 12 steps, so a bound of 17 also
+covers elections after the change. No symmetry applies: n1 (removed), n2, n3 (leader) and n4
+(added) all play different parts.
 
 **The fuzzer** (:func:`membership_fuzz`): 4 or 5 servers, one of them outside the initial
 configuration, random crashes (with restarts), partitions, pauses, message loss, duplication and
