@@ -232,7 +232,7 @@ class _TaskContext:
         if data is not None:
             self.disk += sum(len(str(s)) + 1 for s in data)
             return data
-        got = self.run.fetched.get(("block", block))
+        got = self.run.fetched.get(("block", (block,)))
         if got is None:
             raise RuntimeError(f"DFS block {block} was not fetched")
         return got
@@ -346,7 +346,7 @@ class Executor(Node):
         seen: set = set()
 
         def block(bid: str) -> None:
-            if bid not in self.storage["blocks"] and ("block", bid) not in r.fetched:
+            if bid not in self.storage["blocks"] and ("block", (bid,)) not in r.fetched:
                 holders = [(n, -1) for n in self.dfs_locations(bid) if n != self.id]
                 out.append(("block", (bid,), holders))
 
@@ -644,11 +644,17 @@ class Driver(Node):
             self._end_job()
             return
         for st in sorted(self.active.values(), key=lambda s: s.id):
-            if st.id not in self.ready and not self._missing_parents(st):
+            if st.id in self.ready:
+                if st.dep is not None and self._available(st):
+                    self.ready.discard(st.id)
+                    del self.active[st.id]
+                continue
+            missing = self._missing_parents(st)
+            if not missing:
                 self._submit_stage(st)
-            elif st.id in self.ready and st.dep is not None and self._available(st):
-                self.ready.discard(st.id)
-                del self.active[st.id]
+            for m in missing:      # a parent finished earlier may have lost outputs since: run it again
+                if m.id not in self.active:
+                    self._submit_stage(m)
 
     def _end_job(self, error: Exception | None = None) -> None:
         job = self.job
@@ -700,7 +706,8 @@ class Driver(Node):
                 if e in live:
                     choice = (i, level)
                     break
-                if choice is None and (not live or self.now - since >= self.locality_wait):
+                # (the same sum as the timer's, so a timer firing at that instant finds it expired)
+                if choice is None and (not live or self.now >= since + self.locality_wait):
                     choice = (i, "ANY")
                 elif choice is None:
                     t = since + self.locality_wait
@@ -889,6 +896,7 @@ class Driver(Node):
         for st in sorted(self.active.values(), key=lambda s: s.id):
             if st.id in self.ready:
                 self._enqueue(st)
+        self._stage_progress()
         self._schedule()
 
 
