@@ -540,7 +540,7 @@ class HadoopRDD(RDD):
 
     def compute(self, p: int, tc: Any) -> Iterator:
         block, lo, hi, _ = self.splits[p]
-        return iter(tc.read_block(block)[lo:hi])
+        return iter(tc.read_block(block, lo, hi))
 
     def preferred(self, p: int) -> list[str]:
         return list(self.ctx._dfs.locations.get(self.splits[p][0], ()))
@@ -761,6 +761,14 @@ class Context:
 
     def stop(self) -> None:
         self._stopped = True
+
+    def crash(self, executor: str, after: float = 0.0, restart: float | None = None) -> None:
+        """Sim mode: crash ``executor`` ``after`` simulated seconds into the next action (it comes back,
+        empty, ``restart`` seconds after the crash; None: never)."""
+        self._check_running("crash")
+        if self.master != "sim":
+            raise ValueError(f"master must be 'sim' to crash an executor (got {self.master!r})")
+        self._backend.crash(executor, after, restart)
 
     def setCheckpointDir(self, dirName: str) -> None:
         self._check_running("setCheckpointDir")

@@ -40,8 +40,9 @@ class StageRecord:
 @dataclass
 class TaskRecord:
     """One task attempt. ``outcome``: success, failed (user code raised), lost (its executor died),
-    fetch-failed (a map output it needed was gone). ``recompute``: this map output or result had been
-    produced before and was lost. ``computed``: persisted partitions it computed (cache misses);
+    fetch-failed (a map output it needed was gone). ``recompute``: this map output had been produced
+    before and was lost, or it rebuilt a persisted partition that had been in memory before.
+    ``computed``: persisted partitions it computed (cache misses);
     ``hits``: persisted partitions it read from memory."""
     attempt: int
     job: int
@@ -283,8 +284,8 @@ class LocalTaskContext:
         outs = self.b.outputs[dep.shuffle_id]
         return itertools.chain.from_iterable(out[p] for out in outs)  # type: ignore[index]
 
-    def read_block(self, block: str) -> Sequence:
-        return self.b.ctx._dfs.blocks[block]
+    def read_block(self, block: str, lo: int = 0, hi: int | None = None) -> Sequence:
+        return self.b.ctx._dfs.blocks[block][lo:hi]
 
 
 class LocalBackend:
