@@ -273,8 +273,8 @@ class RDD:
         """Write the partitions to the DFS after the next action and cut the lineage there (§5.4)."""
         self.ctx._check_running("checkpoint")
         if self.ctx._checkpoint_dir is None:
-            raise ValueError("checkpoint needs a checkpoint directory: call sc.setCheckpointDir(path) first "
-                             "(got none)")
+            raise ValueError("checkpoint directory must be set with sc.setCheckpointDir(path) before "
+                             "checkpoint (got none)")
         self.checkpoint_wanted = True
 
     def isCheckpointed(self) -> bool:
@@ -294,6 +294,10 @@ class RDD:
     def flatMap(self, f: Callable[[Any], Iterable], preservesPartitioning: bool = False) -> RDD:
         return PythonRDD(self, lambda _, it: itertools.chain.from_iterable(map(f, it)),
                          preservesPartitioning, "flatMap")
+
+    def glom(self) -> RDD:
+        """Each partition as one list."""
+        return PythonRDD(self, lambda _, it: [list(it)], False, "glom")
 
     def filter(self, f: Callable[[Any], bool]) -> RDD:
         return PythonRDD(self, lambda _, it: filter(f, it), True, "filter")
@@ -743,7 +747,8 @@ class Context:
 
     def _check_running(self, op: str) -> None:
         if self._stopped:
-            raise ValueError(f"{op} needs a running Context (got a stopped one: stop() was called)")
+            raise ValueError(f"context must be running to call {op} (got a stopped Context: stop() was "
+                             f"called)")
 
     @property
     def defaultParallelism(self) -> int:

@@ -112,6 +112,10 @@ class RDDRun:
     schedule: FaultSchedule
     broken: str | None
 
+    @property
+    def outcome(self) -> str:
+        return "failed" if self.error else "done"
+
     def check(self) -> list[str]:
         from distlib.check.rdd import check_rdd  # the checker sits a layer above
         return check_rdd(self)

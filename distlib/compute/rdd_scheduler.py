@@ -130,10 +130,12 @@ class DAG:
     def shuffle_stage(self, dep: ShuffleDependency) -> Stage:
         st = self.by_shuffle.get(dep.shuffle_id)
         if st is None:
+            self.parents(dep.rdd)          # parents first, so they get the smaller ids (as Spark)
             st = self.by_shuffle[dep.shuffle_id] = Stage(next(self.ids), dep.rdd, "shuffle-map", dep)
         return st
 
     def result_stage(self, rdd: RDD) -> Stage:
+        self.parents(rdd)
         return Stage(next(self.ids), rdd, "result")
 
     def parents(self, rdd: RDD, all_cached: Callable[[RDD], bool] | None = None) -> list[Stage]:
