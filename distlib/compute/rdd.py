@@ -346,8 +346,15 @@ class RDD:
         def combine_locally(_: int, it: Iterator) -> Iterator:
             acc: dict = {}
             for rec in it:
-                k, v = check_pair(rec, _op)
-                acc[k] = mergeValue(acc[k], v) if k in acc else createCombiner(v)
+                try:
+                    k, v = rec
+                except (TypeError, ValueError):     # not a pair: say so, naming the operation
+                    check_pair(rec, _op)
+                    raise
+                if k in acc:
+                    acc[k] = mergeValue(acc[k], v)
+                else:
+                    acc[k] = createCombiner(v)
             return iter(acc.items())
 
         def merge(_: int, it: Iterator) -> Iterator:

@@ -132,6 +132,7 @@ class Status:
     error: str = ""
     error_type: str = ""
     fetch: tuple[int, int, tuple[str, int] | None] | None = None   # (shuffle, map partition, location)
+    fetch_time: float = 0.0            # seconds from launch to having every input (the shuffle read)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class _Run:
     net_bytes: int = 0
     result: Any = None
     commit: Any = None
+    fetch_time: float = 0.0
 
 
 class _TaskContext:
@@ -465,6 +467,7 @@ class Executor(Node):
         r = self.run
         assert r is not None
         spec = r.spec
+        r.fetch_time = self.now - r.start
         tc = _TaskContext(self, r)
         written = 0
         try:
@@ -522,7 +525,8 @@ class Executor(Node):
                     self.send(n, StoreBlock(bid, tuple(r.result)))
         self.run = None
         self.send(DRIVER, Status(self.inc, spec.attempt, "success", result, sizes, tuple(cached),
-                                 tuple(evicted), tuple(tc.hits), tuple(tc.remote_hits), tuple(tc.computed)))
+                                 tuple(evicted), tuple(tc.hits), tuple(tc.remote_hits), tuple(tc.computed),
+                                 fetch_time=r.fetch_time))
 
 
 # ---- driver ------------------------------------------------------------------------------------------------
@@ -820,6 +824,7 @@ class Driver(Node):
         st, p, rec = got
         rec.end, rec.outcome = self.now, msg.outcome
         rec.hits, rec.remote_hits, rec.computed = msg.hits, msg.remote_hits, msg.computed
+        rec.fetch_time = msg.fetch_time
         if any(self.first_cached.get(k, self.now + 1) <= rec.start for k in msg.computed):
             rec.recompute = True             # it rebuilt a partition that had been in memory
         current = self.job is not None and rec.job == self.job.record.id

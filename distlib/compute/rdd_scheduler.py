@@ -60,6 +60,7 @@ class TaskRecord:
     remote_hits: tuple[tuple[int, int], ...] = ()
     error: str = ""
     inc: int = 0
+    fetch_time: float = 0.0          # sim: seconds spent getting inputs (shuffle fetch, remote blocks)
 
 
 @dataclass
