@@ -90,7 +90,7 @@ class _Bounds(MultiPaxosNode):
             self.storage["campaigns"] = self.storage.get("campaigns", 0) + 1
             super().campaign()
 
-    def send_heartbeats(self) -> None:
+    def send_heartbeats(self, *, resend: bool = True) -> None:
         pass
 
 

@@ -193,7 +193,9 @@ class MultiPaxosNode(Node):
                 continue
             self.propose(slot, best[slot][1] if slot in best else NOOP)
         self.next_slot = top + 1
-        self.send_heartbeats()
+        # The Accepts just sent are in flight: announce leadership without re-sending them (a re-send
+        # now would double every recovered slot's phase-2 traffic); the heartbeat timer re-sends later.
+        self.send_heartbeats(resend=False)
 
     def step_down(self, leader: str | None) -> None:
         if self.role != "follower":
@@ -299,12 +301,12 @@ class MultiPaxosNode(Node):
         self.waiting[slot] = (client, req_id, command)
         self.propose(slot, command)
 
-    def send_heartbeats(self) -> None:
+    def send_heartbeats(self, *, resend: bool = True) -> None:
         for p in self.peers:
             self.send(p, Heartbeat(self.ballot, len(self.applied)))
         # Phase 2 messages can be lost: re-send Accept for every slot not yet chosen.
         need = majority(len(self.members))
-        for slot in sorted(self.proposed):
+        for slot in (sorted(self.proposed) if resend else ()):
             if slot not in self.decided and len(self.acks[slot]) < need:
                 for a in self.members:
                     if a not in self.acks[slot]:
