@@ -72,7 +72,7 @@ def part_overhead(mb: float) -> None:
     plain = dict_wordcount(lines)
     t_dict = time.perf_counter() - t
     sc = Context("local", executors=2, block_size=64 << 20)      # 64 MB DFS blocks, as HDFS's default
-    sc.addFile("big.txt", lines)
+    sc.writeFile("big.txt", lines)
     t = time.perf_counter()
     ours = rdd_wordcount(sc, "big.txt")
     t_rdd = time.perf_counter() - t

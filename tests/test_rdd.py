@@ -259,6 +259,21 @@ def test_a_lost_cached_partition_is_rebuilt_from_lineage_and_only_it():
     assert rebuilt == set(crash.cached) and rebuilt
 
 
+@pytest.mark.parametrize("faults", ["pause e2 at 0.3 until 3", "partition e1,e2 | e3,e4 at 0.5 heal 2.5"])
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_pauses_and_partitions_look_like_crashes_to_the_driver(workload, faults):
+    run = run_rdd(1, workload=workload, faults=faults)
+    assert check_rdd(run) == []
+    assert run.sc._backend.driver.lost_log, "the driver gave up on an executor it could not hear"
+
+
+def test_a_job_that_cannot_finish_fails_instead_of_hanging():
+    sc = Context("sim", executors=3, files={"f.txt": ["a b"] * 50}, block_size=100, job_timeout=50.0,
+                 faults="crash e1 at 0.01; crash e2 at 0.01; crash e3 at 0.01")
+    with pytest.raises(JobFailed, match="did not finish within 50s .*executors down: e1, e2, e3"):
+        sc.textFile("f.txt").count()
+
+
 def test_the_same_seed_gives_the_same_run():
     a, b = random_rdd(11), random_rdd(11)
     assert a.summary() == b.summary()

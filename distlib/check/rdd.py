@@ -6,7 +6,9 @@ run under executor crashes must return what a plain sequential program returns; 
 
 1. **same result**: the program's result equals its plain-Python reference, under any crash schedule;
 2. **no needless recomputation**: a shuffle map partition is re-run only if every registered copy of
-   its output was lost (the executor crashed or was reset) before the re-run ended; a persisted
+   its output was lost (the executor crashed or was reset, or the driver declared it dead or could not
+   fetch from it -- a pause or a partition looks like a crash from the driver) before the re-run
+   ended; a persisted
    partition is computed again only if no live executor held it in memory (crash, reset, LRU eviction
    or unpersist) -- "recompute everything" fails here;
 3. **termination**: the program finished (every crash in the sweeps restarts; a failed or stuck job is
@@ -39,6 +41,8 @@ def _ends(run: Any) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int, 
     inc_end: dict[tuple[str, int], float] = {}
     for c in run.sc.crashes:
         inc_end.setdefault((c.executor, c.inc), c.time)
+    for t, e, inc, _ in run.sc._backend.driver.lost_log:   # declared dead, or a fetch from it failed
+        inc_end[(e, inc)] = min(t, inc_end.get((e, inc), t))
     key_end: dict[tuple[str, int, Any], float] = {}
     world = run.sc.world
     for e in run.sc.names:

@@ -733,7 +733,7 @@ class Context:
             if not isinstance(files, Mapping):
                 raise ValueError(f"files must map DFS paths to lines or text (got {files!r})")
             for path, content in files.items():
-                self.addFile(path, content)
+                self.writeFile(path, content)
         if self.master == "local":
             if faults is not None:
                 raise ValueError(f"faults must be None with master='local' (no cluster to crash) "
@@ -774,6 +774,12 @@ class Context:
     def stop(self) -> None:
         self._stopped = True
 
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def crash(self, executor: str, after: float = 0.0, restart: float | None = None) -> None:
         """Sim mode: crash ``executor`` ``after`` simulated seconds into the next action (it comes back,
         empty, ``restart`` seconds after the crash; None: never)."""
@@ -789,9 +795,11 @@ class Context:
         self._checkpoint_dir = dirName
 
     # ---- data in ----
-    def addFile(self, path: str, content: str | Sequence[str]) -> None:
-        """Store a DFS file (lines, or text split into lines) in blocks of ~``block_size`` bytes."""
-        self._check_running("addFile")
+    def writeFile(self, path: str, content: str | Sequence[str]) -> None:
+        """Store a DFS file (lines, or text split into lines) in blocks of ~``block_size`` bytes: the
+        course's upload (``hdfs dfs -put``); PySpark's ``addFile`` is something else (ships a file to
+        every executor), hence another name."""
+        self._check_running("writeFile")
         lines = content.splitlines() if isinstance(content, str) else list(content)
         if not lines or not all(isinstance(s, str) for s in lines):
             raise ValueError(f"files[{path!r}] must be non-empty text or a non-empty list of lines "

@@ -586,6 +586,8 @@ class Driver(Node):
         self.map_log: list[tuple[float, int, int, str, int]] = []      # (time, shuffle, m, executor, inc)
         self.cache_log: list[tuple[float, tuple[int, int], str, int]] = []
         self.first_cached: dict[tuple[int, int], float] = {}
+        # (time, executor, incarnation, why): when the driver stopped trusting an executor's outputs
+        self.lost_log: list[tuple[float, str, int, str]] = []
         self.set_timer("check", self.check_interval)
 
     # ---- jobs ----
@@ -872,6 +874,7 @@ class Driver(Node):
                                         f"progress"))
                 return
             if loc is not None:
+                self.lost_log.append((self.now, loc[0], loc[1], "fetch failed"))
                 self._unregister(sid, tuple(loc), m)
             self.extra.setdefault(st.id, set()).add(sid)
             self._submit_stage(st)
@@ -894,6 +897,7 @@ class Driver(Node):
         """Executor ``e`` is gone: its memory and shuffle files with it; re-run its in-flight task."""
         ex = self.execs[e]
         ex.alive = False
+        self.lost_log.append((self.now, e, ex.inc, "declared dead"))
         self.annotate(f"executor {e} (incarnation {ex.inc}) lost: {why}")
         for key in list(self.cache_locs):
             locs = self.cache_locs[key]
@@ -1018,8 +1022,10 @@ class SimBackend:
         env.run(until=simpy.AnyOf(env, [self.done, limit]))
         if record.status == "running":
             record.status, record.end = "failed", self.world.now
+            down = [e for e in self.ctx.names if not self.world.is_up(e)]
             record.error = (f"job {record.id} did not finish within {self.ctx.job_timeout:g}s of simulated "
-                            f"time (no live executor could run its tasks)")
+                            f"time (executors down: {', '.join(down) or 'none'}; a task may be waiting "
+                            f"for a DFS block whose every replica is down)")
             self.driver._end_job(JobFailed(record.error))
             raise JobFailed(record.error)
         if job.error is not None:

@@ -268,7 +268,7 @@ def iterate(program: str = "lr", *, cache: bool = True, iterations: int = 6, exe
             sc.crash(crash[1], after=0.05, restart=0.5)
 
     if program == "lr":
-        sc.addFile("points.txt", lr_points(seed, 1600 * size))
+        sc.writeFile("points.txt", lr_points(seed, 1600 * size))
         result: Any = logistic_regression(sc, "points.txt", iterations, cache, 2 * executors, before)
     else:
         sc.setCheckpointDir("checkpoints")
