@@ -17,6 +17,7 @@ from distlib.check.raft_invariants import RaftMonitor
 from distlib.consensus.raft import LEADER, PreVote, PreVoteReply, RaftNode, RequestVote, figure8, make_cluster
 from distlib.consensus.raft_kv import KVNode
 from distlib.grading import guard
+from distlib.sim.validate import one_of
 
 from .feedback import call, call_copy, check_schedule, differential, exercise
 from .feedback import fail as _fail
@@ -654,7 +655,182 @@ def check_read(read_index: Callable[..., int | None]) -> None:
           "lease, 3 seeds each).")
 
 
+# ---- raft-config-safe (extended paper §6, thesis §4.1) --------------------------------------------
+SERVERS = ("n1", "n2", "n3", "n4", "n5")
+
+
+def _majorities(config: frozenset[str]) -> list[frozenset[str]]:
+    """Every smallest majority of ``config`` (larger majorities contain one of them)."""
+    from itertools import combinations
+    return [frozenset(m) for m in combinations(sorted(config), len(config) // 2 + 1)]
+
+
+def _safe_direct_change(old: set[str], new: set[str]) -> bool:
+    """True iff every majority of ``old`` shares a server with every majority of ``new``: then no
+    two leaders of one term can be elected, one by each configuration, during a direct switch."""
+    return all(mo & mn for mo in _majorities(frozenset(old)) for mn in _majorities(frozenset(new)))
+
+
+ConfigCase = tuple[set[str], set[str]]
+
+
+def _config_cases() -> list[ConfigCase]:
+    """Every ordered pair of non-empty configurations over n1..n5 (961), smallest first: by the
+    number of servers involved, then by the two sizes."""
+    from itertools import combinations
+    configs = [set(c) for k in range(1, len(SERVERS) + 1) for c in combinations(SERVERS, k)]
+    pairs = [(old, new) for old in configs for new in configs]
+    pairs.sort(key=lambda c: (len(c[0] | c[1]), len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1])))
+    return pairs
+
+
+def _show(config: set[str] | frozenset[str]) -> str:
+    return "{" + ", ".join(sorted(config)) + "}"     # sorted: a set's own repr depends on hashing
+
+
+def _needs(old: set[str], new: set[str]) -> tuple[int, int, int]:
+    """(shared servers, how many of them a majority of old must use, how many a majority of new must)."""
+    shared = len(old & new)
+    return (shared, max(0, len(old) // 2 + 1 - len(old - new)), max(0, len(new) // 2 + 1 - len(new - old)))
+
+
+def _why_config(case: ConfigCase, got: Any) -> str:
+    old, new = case
+    shared, need_old, need_new = _needs(old, new)
+    if got:
+        for mo in _majorities(frozenset(old)):
+            for mn in _majorities(frozenset(new)):
+                if not mo & mn:
+                    return (f"{_show(mo)} is a majority of old and {_show(mn)} a majority of new, and they "
+                            "share no server: during the switch the servers still on old can elect one "
+                            "leader and those already on new another, in the same term (extended paper §6, "
+                            "Figure 10)")
+    return (f"a majority of old ({len(old) // 2 + 1} of {len(old)}) must take at least {need_old} of the "
+            f"{shared} servers in both, a majority of new ({len(new) // 2 + 1} of {len(new)}) at least "
+            f"{need_new}; {need_old} + {need_new} > {shared}, so any two of them share a server and the "
+            "switch is safe")
+
+
+def _majorities_with(config: set[str], size: Callable[[int], int]) -> list[frozenset[str]]:
+    from itertools import combinations
+    return [frozenset(m) for m in combinations(sorted(config), size(len(config)))]
+
+
+_CONFIG_MISTAKES = [
+    (lambda c: len(c[0] ^ c[1]) <= 1,
+     "you accept exactly the changes that add or remove at most one server. That rule is SUFFICIENT "
+     "(thesis §4.1), not necessary: some bigger changes are safe too — the question is whether any two "
+     "majorities can be disjoint"),
+    (lambda c: len(c[0]) == len(c[1]),
+     "you compare the sizes. Equal sizes say nothing about overlap: {n1, n2, n3} -> {n3, n4, n5} keeps "
+     "the size and has disjoint majorities"),
+    (lambda c: bool(c[0] & c[1]),
+     "one shared server is not enough: the two majorities must be FORCED to share one — each majority "
+     "may leave the shared servers out if it finds enough servers elsewhere"),
+    (lambda c: len(c[0] & c[1]) >= len(c[0]) // 2 + 1,
+     "you ask whether a majority of old lies inside new. That is not the question: a majority of new may "
+     "still avoid it ({n1, n2, n3} -> {n1, ..., n5}: {n1, n2} and {n3, n4, n5}, the paper's Figure 10), "
+     "and a switch can be safe without it ({n1, n2} -> {n1}: every majority of either holds n1)"),
+    (lambda c: len(c[0] & c[1]) >= len(c[0]) // 2 + 1 and len(c[0] & c[1]) >= len(c[1]) // 2 + 1,
+     "you ask whether each configuration has a majority inside the other. That is not the question: "
+     "{n1, n2, n3} -> {n1, ..., n5} shares three servers, yet {n1, n2} and {n3, n4, n5} are disjoint "
+     "majorities (Figure 10); and {n1, n2} -> {n1} is safe without it"),
+    (lambda c: all(mo & mn for mo in _majorities_with(c[0], lambda k: k // 2)
+                   for mn in _majorities_with(c[1], lambda k: k // 2)),
+     "half of the servers is not a majority: with k servers a majority is k // 2 + 1"),
+]
+
+
+
+@exercise("raft-config-safe")
+def check_config_safe(safe_direct_change: Callable[[set[str], set[str]], bool]) -> None:
+    """Exercise raft-config-safe: is a direct switch from ``old`` to ``new`` safe (every majority of
+    old meets every majority of new)? Every pair of configurations over n1..n5."""
+    cases = _config_cases()
+
+    def answer(case: ConfigCase) -> bool:
+        got = call_copy(safe_direct_change, *case)
+        if type(got) is not bool:
+            _fail(f"safe_direct_change(old={_show(case[0])}, new={_show(case[1])}) returned {got!r}; "
+                  "return True or False.")
+        return got
+
+    differential(cases, answer, lambda c: [_safe_direct_change(*c)],
+                 lambda c, got: f"safe_direct_change(old={_show(c[0])}, new={_show(c[1])}) returned {got!r}",
+                 _why_config, mistakes=_CONFIG_MISTAKES)
+    safe = sum(_safe_direct_change(*c) for c in cases)
+    print(f"right: your rule agrees on all {len(cases)} pairs of configurations over five servers ({safe} "
+          "safe). Single-server changes are always among them; {n1, n2} -> {n1, n2, n3, n4} is safe too, "
+          "while {n1, n2, n3} -> {n1, ..., n5}, the paper's Figure 10, is not.")
+
+
+# ---- raft-direct-hunt (extended paper §6, Figure 10) ------------------------------------------------
+def direct_hunt_run(groups: Any, campaigners: Any, config_change: str = "direct") -> RaftMonitor:
+    """The paper's Figure 10 change, scripted: n1, n2, n3 form the cluster, n4 and n5 are outside; n1
+    leads term 1. At 0.2 s the network splits into ``groups`` (``world.partition``; none: no split)
+    and n1 switches to {n1, ..., n5} in one entry (the BROKEN ``config_change="direct"``; with
+    ``"single"`` it asks to add n4 only, thesis §4.1). At 0.5 s each server of ``campaigners`` starts
+    an election. Election timeouts are long (5-6 s), so no one else campaigns. Runs to 1.5 s under the
+    invariant monitor, which it returns."""
+    one_of("config_change", config_change, ("direct", "single"))
+    monitor = RaftMonitor()
+    world = make_cluster(5, seed=0, monitors=[monitor], latency=0.01, election_timeout=(5.0, 6.0),
+                         heartbeat=0.05, members=("n1", "n2", "n3"), config_change=config_change)
+    nodes = world.nodes
+    if groups:
+        world.network.validate_groups(groups, tuple(nodes), ())   # a bad answer fails here, not mid-run
+    for name in campaigners:
+        one_of("campaigner", name, tuple(nodes))
+
+    def switch() -> None:
+        if groups:
+            world.partition(*groups)
+        if config_change == "direct":
+            nodes["n1"].reconfigure(SERVERS)
+        else:
+            nodes["n1"].add_server("n4")
+
+    world.at(0.01, lambda: nodes["n1"].campaign())
+    world.at(0.2, switch)
+    for name in campaigners:
+        world.at(0.5, lambda name=name: nodes[name].campaign())
+    world.run(until=1.5)
+    return monitor
+
+
+@exercise("raft-direct-hunt")
+def check_direct_hunt(groups: Any, campaigners: Any) -> None:
+    """Exercise raft-direct-hunt: a partition and a set of campaigners under which the direct switch
+    {n1, n2, n3} -> {n1, ..., n5} elects two leaders of one term."""
+    if not isinstance(groups, (list, tuple)) or not all(
+            isinstance(g, (list, tuple)) and all(isinstance(n, str) for n in g) for g in groups):
+        _fail(f"groups must be a list of lists of server names, e.g. [['n1'], ['n2', 'n3']] "
+              f"(got {groups!r}).")
+    if (not isinstance(campaigners, (list, tuple)) or not all(isinstance(n, str) for n in campaigners)
+            or not 1 <= len(campaigners) <= 5 or len(set(campaigners)) != len(campaigners)):
+        _fail(f"campaigners must be a list of 1-5 different server names (got {campaigners!r}).")
+    groups = [list(g) for g in groups]
+    try:
+        broken = direct_hunt_run(groups, list(campaigners))
+    except ValueError as exc:
+        _fail(f"the answer is not valid for this cluster: {exc}")
+    two = [v for v in broken.violations if v.invariant == "Election Safety"]
+    if not two:
+        other = f" (the monitor did report: {broken.violations[0].detail})" if broken.violations else ""
+        _fail(f"with groups {groups} and campaigners {list(campaigners)} no term had two leaders{other}. "
+              "Two leaders of one term need two candidates of the same term, one winning a majority of "
+              "the configuration it still has ({n1, n2, n3}: 2 votes) and one a majority of the new one "
+              "({n1, ..., n5}: 3 votes) — so the new configuration must reach some servers and not others.")
+    sane = direct_hunt_run(groups, list(campaigners), "single")
+    if not sane.ok:
+        _fail("your answer also breaks the single-server change — that would be a bug in the course; please "
+              f"report it ({sane.violations[0]}).")
+    print(f"right: {two[0].detail} — majorities of {{n1, n2, n3}} and {{n1, ..., n5}} need not meet. "
+          "With a single-server change (add n4 only) the same partition and campaigns keep one leader per "
+          "term.")
+
 guard.protect("raft-up-to-date", _up_to_date, (RaftNode, "_candidate_up_to_date"))
 guard.protect("raft-commit", _commit, (RaftNode, "_advance_commit"))
 guard.protect("raft-prevote", _pre_vote_grant, (RaftNode, "_on_pre_vote"))
 guard.protect("raft-read", _read_index, (RaftNode, "_serve_reads"))
+guard.protect("raft-config-safe", _safe_direct_change)
