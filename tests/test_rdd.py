@@ -346,6 +346,8 @@ BAD = [
     (lambda: Context("local", faults="crash e1 at 1"), "faults must be None with master='local'"),
     (lambda: Context("sim", faults="crash e9 at 1"), "e9"),
     (lambda: Context("sim", broken="lazy"), "broken must be one of recompute-all"),
+    (lambda: Context("local", costs=object()), "costs must be None with master='local'"),
+    (lambda: Context("sim", costs=object()), "costs must be a distlib.compute.rdd_cluster.Costs value"),
     (lambda: Context("local", files={"a.txt": []}), "files['a.txt'] must be non-empty"),
     (lambda: Context("local", files=["a"]), "files must map DFS paths"),
     (lambda: ctx("local").parallelize([1], 0), "numSlices must be an integer >= 1 (got 0)"),

@@ -740,6 +740,9 @@ class Context:
                                  f"(got {faults!r})")
             if broken is not None:
                 raise ValueError(f"broken must be None with master='local' (got {broken!r})")
+            if costs is not None:
+                raise ValueError(f"costs must be None with master='local' (no simulated time) "
+                                 f"(got {costs!r})")
             self._backend: Any = rdd_scheduler.LocalBackend(self)
         else:
             from .rdd_cluster import SimBackend
