@@ -134,6 +134,7 @@ def test_iterations_first_vs_later_with_and_without_cache(lr_runs):
     assert max(plain) < 1.2 * min(plain)                                        # every iteration rereads
     lines = iterations_summary(lr_runs).splitlines()
     assert lines[0].startswith("cache: ") and "first / mean of later = " in lines[0]
+    assert "cached partitions: " in lines[0] and "cached partitions" not in lines[1]
     assert iterations_summary(lr_runs["cache"]).startswith("lr, cache: ")
 
 

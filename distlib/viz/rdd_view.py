@@ -379,5 +379,9 @@ def iterations_summary(runs: Any) -> str:
         later = r.times[1:]
         ratio = (f"; first / mean of later = {r.times[0] / (sum(later) / len(later)):.1f}x"
                  if later and sum(later) > 0 else "")
-        lines.append(f"{label}: {ts} s{ratio}; recomputed {sum(r.recomputed)} of {sum(r.tasks)} tasks")
+        tasks = [t for j in r.sc.jobs for t in j.tasks]
+        hits = sum(len(t.hits) + len(t.remote_hits) for t in tasks)
+        computed = sum(len(t.computed) for t in tasks)
+        cache = f"; cached partitions: {hits} read, {computed} computed" if hits or computed else ""
+        lines.append(f"{label}: {ts} s{ratio}{cache}; recomputed {sum(r.recomputed)} of {sum(r.tasks)} tasks")
     return "\n".join(lines)
