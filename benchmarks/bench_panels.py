@@ -6,6 +6,7 @@ Runs each chapter's code cells in a fresh IPython kernel (as a learner's "Run Al
 `distlib.viz.Panel` it built, then times `panel.rerun(seed=...)` — the same work a slider move does:
 run the scenario, build the figure, hand the plotly bundle to the Output widget, update the summary.
 Prints median and p95 per chapter. Target: well under 200 ms.
+Chapter 10 (an RDD program on the simulated cluster, word count with a crash): median 10.4 ms, p95 12.6 ms.
 """
 
 from __future__ import annotations
