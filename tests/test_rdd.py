@@ -157,8 +157,11 @@ def test_co_partitioned_join_does_not_shuffle_the_partitioned_side(master):
     assert links.join(ranks).count() == 20
     stages = sc.jobs[-1].stages
     assert len(stages) == 2 and stages[0].kind == "shuffle-map"     # only partitionBy's shuffle
-    assert links.join(sc.parallelize([("p1", 0)], 2)).count() == 1
-    assert len(sc.jobs[-1].stages) == 3                              # the other side is shuffled
+    other = links.join(sc.parallelize([("p1", 0)], 2))
+    assert other.getNumPartitions() == 6                 # as PySpark: both sides' partitions together
+    assert other.count() == 1
+    stages = sc.jobs[-1].stages                          # now both sides are shuffled
+    assert [s.kind for s in stages] == ["shuffle-map"] * 3 + ["result"] and stages[0].skipped
 
 
 @pytest.mark.parametrize("master", MASTERS)

@@ -389,18 +389,24 @@ class RDD:
                 .combineByKey(lambda v: v, lambda a, _: a, lambda a, _: a, numPartitions, _op="distinct")
                 .map(lambda kv: kv[0]))
 
+    def _pair_partitioner(self, other: RDD, op: str, numPartitions: int | None) -> Partitioner:
+        """PySpark's choice: both sides hash-partitioned alike -> that partitioner (then neither side is
+        shuffled); else ``numPartitions``, by default the partitions of both sides together."""
+        if numPartitions is None:
+            if isinstance(self.partitioner, HashPartitioner) and self.partitioner == other.partitioner:
+                return self.partitioner
+            self.ctx._check_running(op)
+            return HashPartitioner(self.getNumPartitions() + other.getNumPartitions())
+        return HashPartitioner(self._num(op, numPartitions))
+
     def cogroup(self, other: RDD, numPartitions: int | None = None) -> RDD:
         """(k, (values in self, values in other)); a side already hash-partitioned the same way is a
         narrow dependency, not a shuffle (the RDD paper's co-partitioned join, Fig. 4)."""
-        n = self._num("cogroup", numPartitions)
-        part = self.partitioner if (numPartitions is None and isinstance(self.partitioner, HashPartitioner)) \
-            else HashPartitioner(n)
-        return CoGroupedRDD(self.ctx, [self, other], part, "cogroup")
+        return CoGroupedRDD(self.ctx, [self, other], self._pair_partitioner(other, "cogroup", numPartitions),
+                            "cogroup")
 
     def join(self, other: RDD, numPartitions: int | None = None) -> RDD:
-        n = self._num("join", numPartitions)
-        part = self.partitioner if (numPartitions is None and isinstance(self.partitioner, HashPartitioner)) \
-            else HashPartitioner(n)
+        part = self._pair_partitioner(other, "join", numPartitions)
         grouped = CoGroupedRDD(self.ctx, [self, other], part, "join")
         return grouped.flatMapValues(lambda vs: [(a, b) for a in vs[0] for b in vs[1]])
 
