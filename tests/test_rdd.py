@@ -310,7 +310,7 @@ def test_300_random_crash_schedules_all_correct():
                                            ("immortal-cache", check_cache_hits),
                                            ("no-unregister", check_rdd)])
 def test_broken_schedulers_are_caught(broken, check):
-    caught = [s for s in range(60) if check(random_rdd(s, broken=broken))]
+    caught = [s for s in range(120) if check(random_rdd(s, broken=broken))]
     assert len(caught) >= 3, broken
 
 

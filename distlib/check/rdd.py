@@ -36,22 +36,23 @@ def same(got: Any, want: Any) -> bool:
     return bool(got == want)
 
 
-def _ends(run: Any) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int, Any], float]]:
-    """When each executor incarnation ended (crash or reset), and when a cached key left it."""
+def _ends(run: Any) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int, Any], list[float]]]:
+    """When each executor incarnation ended (crash, reset, or the driver stopped trusting it), and
+    every time a cached key left it (evicted, dropped)."""
     inc_end: dict[tuple[str, int], float] = {}
     for c in run.sc.crashes:
         inc_end.setdefault((c.executor, c.inc), c.time)
     for t, e, inc, _ in run.sc._backend.driver.lost_log:   # declared dead, or a fetch from it failed
         inc_end[(e, inc)] = min(t, inc_end.get((e, inc), t))
-    key_end: dict[tuple[str, int, Any], float] = {}
+    key_gone: dict[tuple[str, int, Any], list[float]] = {}
     world = run.sc.world
     for e in run.sc.names:
         for t, inc, event, key in world.storage[e].get("log", ()):
             if event == "reset":
                 inc_end.setdefault((e, inc), t)
             elif event in ("evicted", "dropped"):
-                key_end[(e, inc, key)] = t          # the last time it left (it may come back)
-    return inc_end, key_end
+                key_gone.setdefault((e, inc, key), []).append(t)
+    return inc_end, key_gone
 
 
 def _cached_at(run: Any) -> dict[tuple[str, int, Any], list[float]]:
@@ -77,7 +78,8 @@ def check_result(run: Any) -> list[str]:
 def check_recomputation(run: Any) -> list[str]:
     """Property 2: no map output and no cached partition is recomputed while a live copy exists."""
     drv = run.sc._backend.driver
-    inc_end, key_end = _ends(run)
+    inc_end, key_gone = _ends(run)
+    cached = _cached_at(run)
     inf = float("inf")
     sid_of = {st.id: sid for sid, st in drv.dag.by_shuffle.items()}
     out: list[str] = []
@@ -93,12 +95,16 @@ def check_recomputation(run: Any) -> list[str]:
                                    f"{t.attempt} on {t.executor} at t={t.start:.3f} while its output on {e} "
                                    f"(incarnation {inc}) was still there")
                         break
-            for key in t.computed:
+            for key in set(t.computed):
                 for at, k, e, inc in drv.cache_log:
                     if k != key or at > t.start:
                         continue
-                    gone = min(inc_end.get((e, inc), inf), key_end.get((e, inc, key), inf))
-                    if gone > t.end:
+                    # the copy the driver learnt of at ``at`` was cached at ``since`` (the executor's time)
+                    since = max((c for c in cached.get((e, inc, key), []) if c <= at), default=None)
+                    if since is None:
+                        continue      # a claim with nothing behind it: property 4's business
+                    evicted = any(since <= g <= t.end for g in key_gone.get((e, inc, key), []))
+                    if not evicted and inc_end.get((e, inc), inf) > t.end:
                         out.append(f"job {job.id}: cached partition {key[1]} of RDD {key[0]} recomputed by "
                                    f"attempt {t.attempt} on {t.executor} at t={t.start:.3f} while {e} "
                                    f"(incarnation {inc}) held it in memory")

@@ -709,14 +709,16 @@ class Context:
     :class:`~distlib.sim.World` kept across actions (so a cache outlives a job), with simulated time,
     costs and the executor ``faults`` (a schedule or its text, absolute simulated times).
     ``memory``: records an executor may cache (None: unlimited); ``files``: DFS files, path -> lines
-    or text; ``block_size``: DFS block size in bytes. ``broken`` names a deliberately wrong scheduler
+    or text; ``block_size``: DFS block size in bytes; ``locality_wait``: simulated seconds a task waits
+    for a free slot where its data is before it runs anywhere (``spark.locality.wait``).
+    ``broken`` names a deliberately wrong scheduler
     variant (checkers must catch it): see :data:`~distlib.compute.rdd_cluster.BROKEN`.
     """
 
     def __init__(self, master: str = "local", appName: str = "distlib", *, executors: int = 3, seed: int = 0,
                  faults: Any = None, memory: int | None = None, costs: Any = None,
                  files: Mapping[str, Any] | None = None, block_size: int = 4096, max_failures: int = 4,
-                 broken: str | None = None, job_timeout: float = 10_000.0):
+                 broken: str | None = None, job_timeout: float = 10_000.0, locality_wait: float = 1.0):
         from . import rdd_scheduler
         from .dfs import DFS
         self.master = one_of("master", master, MASTERS)
@@ -727,6 +729,7 @@ class Context:
         self.block_size = integer("block_size", block_size, 1)
         self.max_failures = integer("max_failures", max_failures, 1)
         self.job_timeout = number("job_timeout", job_timeout, above=True)
+        self.locality_wait = number("locality_wait", locality_wait)
         self.names = [f"e{i}" for i in range(1, self.executors + 1)]
         self._dfs = DFS(self.names, racks=1, replication=min(3, self.executors))
         self._rdds = itertools.count()

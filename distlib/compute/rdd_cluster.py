@@ -197,6 +197,7 @@ class _TaskContext:
         self.remote_hits: list = []
         self.computed: list = []
         self.puts: list = []
+        self.mine: dict = {}
 
     def count(self, it: Iterator) -> Iterator:
         for x in it:
@@ -205,6 +206,8 @@ class _TaskContext:
 
     def cached(self, rdd: RDD, p: int) -> list | None:
         key = (rdd.id, p)
+        if key in self.mine:          # computed earlier in this very task (a join of x with x.mapValues)
+            return self.mine[key]
         data = self.ex.cache.get(key)
         if data is not None:
             self.hits.append(key)
@@ -218,6 +221,7 @@ class _TaskContext:
     def cache_put(self, rdd: RDD, p: int, data: list) -> None:
         self.computed.append((rdd.id, p))
         self.puts.append(((rdd.id, p), data))
+        self.mine[(rdd.id, p)] = data     # memory takes it at commit: a crash before that loses it
 
     def shuffle_read(self, dep: ShuffleDependency, p: int) -> Iterator:
         locs = self.run.spec.map_locs.get(dep.shuffle_id)
@@ -414,6 +418,7 @@ class Executor(Node):
             if not targets:          # every replica holder is this node or unknown: wait and retry
                 targets = [(n, -1) for n in self.dfs_locations(key[0])] or [(self.id, -1)]
             self._ask(kind, key, targets, 0)
+            asked.add((kind, key))
         if not r.inflight:
             self._compute()
 
@@ -941,7 +946,7 @@ class SimBackend:
         self.schedule = as_schedule(faults, list(ctx.names))
         self.world = World(ctx.seed, latency=(0.002, 0.006))
         self.world.add_node(DRIVER, Driver, backend=self, executors=ctx.names, max_failures=ctx.max_failures,
-                            broken=broken)
+                            locality_wait=ctx.locality_wait, broken=broken)
         for e in ctx.names:
             self.world.add_node(e, Executor, memory=ctx.memory, costs=self.costs,
                                 immortal_cache=broken == "immortal-cache")

@@ -82,6 +82,8 @@ def pagerank(sc: Context, edges: list[tuple[str, str]], iterations: int = 3, par
         contribs = links.join(ranks).flatMap(
             lambda kv: [(dst, kv[1][1] / len(kv[1][0])) for dst in kv[1][0]])
         ranks = contribs.reduceByKey(_add, partitions).mapValues(lambda r: 0.15 + 0.85 * r)
+        if cache:
+            ranks = ranks.cache()
     return sorted(ranks.collect())
 
 
@@ -132,13 +134,14 @@ class RDDRun:
 
 
 def run_rdd(seed: int = 0, *, workload: str = "wordcount", executors: int = 4, faults: Any = None,
-            memory: int | None = None, broken: str | None = None, size: int = 1) -> RDDRun:
+            memory: int | None = None, broken: str | None = None, size: int = 1,
+            locality_wait: float = 1.0) -> RDDRun:
     """Run ``workload`` (``size`` scales its input) on a fresh ``Context("sim")``."""
     check_seed(seed)
     one_of("workload", workload, WORKLOADS)
     lines = sample_text(seed, 120 * size)
     sc = Context("sim", executors=executors, seed=seed, faults=faults, memory=memory, broken=broken,
-                 files={"input.txt": lines}, block_size=600, job_timeout=400.0)
+                 files={"input.txt": lines}, block_size=600, job_timeout=400.0, locality_wait=locality_wait)
     error = ""
     result: Any = None
     if workload == "wordcount":
@@ -169,7 +172,8 @@ def random_rdd(seed: int, *, workload: str | None = None, broken: str | None = N
     wl = workload if workload is not None else rng.choice(WORKLOADS)
     n = rng.randint(3, 5)
     names = [f"e{i}" for i in range(1, n + 1)]
-    memory = rng.choice((None, None, 40, 120))
+    memory = rng.choice((None, None, 8, 16))
+    wait = rng.choice((1.0, 1.0, 0.0))      # 0: no delay scheduling, so cached data is fetched remotely
     horizon = {"wordcount": 3.0, "join": 1.0, "pagerank": 2.0}[wl]     # about a fault-free run
     faults = []
     stopped = False
@@ -188,7 +192,8 @@ def random_rdd(seed: int, *, workload: str | None = None, broken: str | None = N
         if prev and (prev[-1].restart is None or prev[-1].restart >= f.at):
             continue
         kept.append(f)
-    return run_rdd(seed, workload=wl, executors=n, faults=FaultSchedule(kept), memory=memory, broken=broken)
+    return run_rdd(seed, workload=wl, executors=n, faults=FaultSchedule(kept), memory=memory, broken=broken,
+                   locality_wait=wait)
 
 
 # ---- iterative jobs (RDD paper §6.1, Fig. 7) and recovery ------------------------------------------------
