@@ -710,9 +710,12 @@ class Context:
     costs and the executor ``faults`` (a schedule or its text, absolute simulated times).
     ``memory``: records an executor may cache (None: unlimited); ``files``: DFS files, path -> lines
     or text; ``block_size``: DFS block size in bytes; ``locality_wait``: simulated seconds a task waits
-    for a free slot where its data is before it runs anywhere (``spark.locality.wait``).
-    ``broken`` names a deliberately wrong scheduler
-    variant (checkers must catch it): see :data:`~distlib.compute.rdd_cluster.BROKEN`.
+    for a free slot where its data is before it runs anywhere (``spark.locality.wait``);
+    ``max_failures``: attempts of a task before its job fails (``spark.task.maxFailures``);
+    ``job_timeout``: simulated seconds after which an action gives up (never a hung job); ``broken``
+    names a deliberately wrong scheduler (checkers must catch it): see
+    :data:`~distlib.compute.rdd_cluster.BROKEN`. Records: ``jobs`` (:class:`~.rdd_scheduler.JobRecord`
+    per action) and ``crashes``.
     """
 
     def __init__(self, master: str = "local", appName: str = "distlib", *, executors: int = 3, seed: int = 0,
