@@ -158,10 +158,12 @@ def test_co_partitioned_join_does_not_shuffle_the_partitioned_side(master):
     stages = sc.jobs[-1].stages
     assert len(stages) == 2 and stages[0].kind == "shuffle-map"     # only partitionBy's shuffle
     other = links.join(sc.parallelize([("p1", 0)], 2))
-    assert other.getNumPartitions() == 6                 # as PySpark: both sides' partitions together
+    assert other.getNumPartitions() == 4                 # links' partitioner: only the other side moves
     assert other.count() == 1
-    stages = sc.jobs[-1].stages                          # now both sides are shuffled
-    assert [s.kind for s in stages] == ["shuffle-map"] * 3 + ["result"] and stages[0].skipped
+    stages = sc.jobs[-1].stages
+    assert [s.kind for s in stages] == ["shuffle-map"] * 2 + ["result"] and stages[0].skipped
+    both = sc.parallelize([(1, 2)], 2).join(sc.parallelize([(1, 3)], 3))
+    assert both.getNumPartitions() == 2 and both.collect() == [(1, (2, 3))]
 
 
 @pytest.mark.parametrize("master", MASTERS)

@@ -390,14 +390,14 @@ class RDD:
                 .map(lambda kv: kv[0]))
 
     def _pair_partitioner(self, other: RDD, op: str, numPartitions: int | None) -> Partitioner:
-        """PySpark's choice: both sides hash-partitioned alike -> that partitioner (then neither side is
-        shuffled); else ``numPartitions``, by default the partitions of both sides together."""
-        if numPartitions is None:
-            if isinstance(self.partitioner, HashPartitioner) and self.partitioner == other.partitioner:
-                return self.partitioner
-            self.ctx._check_running(op)
-            return HashPartitioner(self.getNumPartitions() + other.getNumPartitions())
-        return HashPartitioner(self._num(op, numPartitions))
+        """Scala Spark's CoGroupedRDD choice (the paper's representation): without ``numPartitions``,
+        this RDD's hash partitioner if it has one (then this side is not shuffled), else as many
+        partitions as this RDD. (PySpark's Python join would shuffle both sides into a+b partitions
+        unless both share a partitioner; results are the same, lineages differ.)"""
+        n = self._num(op, numPartitions)
+        if numPartitions is None and isinstance(self.partitioner, HashPartitioner):
+            return self.partitioner
+        return HashPartitioner(n)
 
     def cogroup(self, other: RDD, numPartitions: int | None = None) -> RDD:
         """(k, (values in self, values in other)); a side already hash-partitioned the same way is a

@@ -957,6 +957,9 @@ class SimBackend:
         self.done: simpy.Event | None = None
         self.world.start()
         self.apply(self.schedule)
+        env = self.world.env
+        while env.peek() == env.now:      # boot everyone now, so the driver's tables exist before a job
+            env.step()
 
     @property
     def driver(self) -> Driver:
@@ -985,6 +988,8 @@ class SimBackend:
         if not self.world.is_up(e):
             return
         node = self.world.nodes[e]
+        if not hasattr(node, "inc"):      # crashed before it ever booted: nothing to lose
+            return
         self.ctx.crashes.append(CrashRecord(e, self.world.now, node.inc, tuple(node.cache.blocks),
                                             tuple(sorted(node.shuffle))))
 
