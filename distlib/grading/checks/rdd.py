@@ -103,7 +103,9 @@ def _dep_cases() -> list[Case1]:
     shapes = [(p, h) for p in (2, 3) for h in (False, True)]
     cases: list[Case1] = []
     for op in UNARY + BINARY:
-        ns = (None, 2, 3) if op in TAKES_N else (None,)
+        # a join always gets numPartitions: its default differs between engines (Scala Spark keeps the left
+        # input's partitioner, PySpark joins into both inputs' partitions together)
+        ns = (2, 3) if op == "join" else (None, 2, 3) if op in TAKES_N else (None,)
         inputs = [[s] for s in shapes] if op in UNARY else [[a, b] for a in shapes for b in shapes]
         for n in ns:
             for inp in inputs:
@@ -132,12 +134,6 @@ def _dep_mistakes() -> list[tuple[Callable[[Case1], Any], str]]:
     def join_narrow_if_hashed(c: Case1) -> list[str]:
         return [NARROW if h else WIDE for _p, h in c[1]] if c[0] == "join" else ref(c)
 
-    def left_partitioner(c: Case1) -> list[str]:
-        if c[0] != "join" or c[2] is not None:
-            return ref(c)
-        n = c[1][0][0]
-        return [NARROW if h and p == n else WIDE for p, h in c[1]]
-
     def keyed_is_wide(c: Case1) -> list[str]:
         return [WIDE] if c[0] == "mapValues" else ref(c)
 
@@ -154,9 +150,6 @@ def _dep_mistakes() -> list[tuple[Callable[[Case1], Any], str]]:
                            "'join with inputs co-partitioned')"),
         (join_narrow_if_hashed, "being hash-partitioned is not enough: the input must be partitioned like "
                                 "the join's output -- the same number of partitions"),
-        (left_partitioner, "without numPartitions, a join (PySpark's rule) keeps a partitioner only when "
-                           "BOTH inputs are hash-partitioned alike; otherwise it hash-partitions into the "
-                           "two inputs' partitions together, and both sides are shuffled"),
         (by_name, "the operation's name does not decide it: a join of co-partitioned inputs is narrow, and "
                   "partitionBy of an input already partitioned that way moves nothing"),
         (keyed_is_wide, "mapValues keeps every record in its partition (it cannot change a key): narrow"),
@@ -200,7 +193,7 @@ def build_program(sc: Context, program: Sequence[Step]) -> list[Any]:
         elif op == "union":
             rdds.append(rdds[step[1]].union(rdds[step[2]]))
         elif op == "join":
-            rdds.append(rdds[step[1]].join(rdds[step[2]]))
+            rdds.append(rdds[step[1]].join(rdds[step[2]], step[3]))
         else:
             raise ValueError(f"unknown step {step!r}")
     return rdds
@@ -223,7 +216,8 @@ def _stage_cases() -> list[list[Step]]:
         k = len(prog)
         options: list[Step] = [("parallelize", 3)]
         options += [(op, i) for op in ("map", "mapValues", "reduceByKey") for i in range(k)]
-        options += [(op, i, j) for op in ("union", "join") for i in range(k) for j in range(k)]
+        options += [("union", i, j) for i in range(k) for j in range(k)]
+        options += [("join", i, j, n) for i in range(k) for j in range(k) for n in (2, 3)]
         for step in options:
             grow(prog + [step], left - 1)
     grow([("parallelize", 2)], 3)
@@ -238,7 +232,7 @@ def _reachable(program: Sequence[Step]) -> list[int]:
         if i in seen:
             return
         seen.append(i)
-        for j in program[i][1:] if program[i][0] != "parallelize" else ():
+        for j in program[i][1:3] if program[i][0] != "parallelize" else ():
             walk(j)
     walk(len(program) - 1)
     return sorted(seen)
