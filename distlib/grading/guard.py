@@ -30,6 +30,14 @@ so nothing the learner runs can take a reference before it is protected.
 Check modules replaced or monkeypatched from an answer cell do not survive into the grade: the grader
 re-imports every check module fresh before each check cell (:data:`~.notebooks.CHECK_RESTORE`).
 
+The library itself is **sealed** once the protections are in place (:func:`seal`, at the end of the
+first import of ``checks.all``): every name bound in a loaded ``distlib`` module and every attribute of
+its classes is recorded. A check that finds one of them rebound, added or deleted (:func:`tampering`) —
+an answer that replaced ``AppendWorker._committed`` so the broken engine appends twice, or patched a
+checker — scores 0 and names what changed: checks run the library's code, so a changed library cannot
+vouch for an answer. Rebinding submodule attributes (``import distlib.compute.rdd`` sets
+``distlib.compute.rdd``) is not a change.
+
 Limits (documented, deliberate): this defends against delegating to the reference, not against
 tampering with the grader itself — a learner who rewrites ``guard``'s state, re-executes the
 reference's source text (``inspect.getsource`` + ``exec``), copies its code object, or fishes the
@@ -159,3 +167,74 @@ def take(exercise: str) -> list[str]:
 
 def is_protected(fn: Any) -> bool:
     return id(fn) in _protected
+
+
+# ---- the seal: the library as it was when the protections went in --------------------------------------
+_SEAL_EXEMPT = "distlib.grading.checks"   # re-imported fresh before every check cell (CHECK_RESTORE)
+_sealed: dict[str, tuple[Any, dict[str, Any]]] = {}   # see _namespaces (objects kept alive)
+
+
+def _sealable_modules() -> list[tuple[str, Any]]:
+    return sorted((name, module) for name, module in list(sys.modules.items())
+                  if name.startswith(_LIBRARY_PREFIX) and module is not None
+                  and name != _SEAL_EXEMPT and not name.startswith(_SEAL_EXEMPT + "."))
+
+
+def _namespaces() -> dict[str, tuple[Any, dict[str, Any]]]:
+    """``"module"`` / ``"module:Class"`` -> (the module or class, a copy of its namespace)."""
+    spaces: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for name, module in _sealable_modules():
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        spaces[name] = (module, {k: v for k, v in namespace.items() if not isinstance(v, type(sys))})
+        for key, value in list(namespace.items()):
+            if isinstance(value, type) and value.__module__ == name:
+                spaces[f"{name}:{key}"] = (value, dict(value.__dict__))
+    return spaces
+
+
+def seal() -> None:
+    """Record the loaded library (once; later calls do nothing) — see the module docstring."""
+    if not _sealed:
+        _sealed.update(_namespaces())
+
+
+def _changes() -> list[tuple[str, Any, str, Any]]:
+    """(label, owner, key, sealed value or _MISSING) for every binding that differs from the seal."""
+    changed = []
+    now = _namespaces()
+    for space in sorted(_sealed):
+        owner, before = _sealed[space]
+        if space not in now:
+            continue   # a module dropped from sys.modules: its objects are unchanged where still bound
+        after = now[space][1]
+        for key in sorted(set(before) | set(after), key=str):
+            if key not in _PYTHON_CACHES and before.get(key, _MISSING) is not after.get(key, _MISSING):
+                changed.append((f"{space.replace(':', '.')}.{key}", owner, key, before.get(key, _MISSING)))
+    return changed
+
+
+def tampering() -> list[str]:
+    """What an answer changed in the sealed library: ``module.name`` / ``module.Class.attr`` entries that
+    were rebound, added or deleted since :func:`seal` (empty before sealing)."""
+    return [label for label, *_ in _changes()]
+
+
+def restore_library() -> list[str]:
+    """Put every changed binding back as sealed (the strength tests run many answers in one kernel, some
+    of them recorded tampering answers); returns what was restored."""
+    restored = []
+    for label, owner, key, value in _changes():
+        if value is _MISSING:
+            delattr(owner, key)
+        else:
+            setattr(owner, key, value)
+        restored.append(label)
+    return restored
+
+
+_MISSING = object()
+# Set by Python itself on first use, not by an answer: copyreg's slot cache (copy/pickle of an instance)
+# and the class-dict plumbing.
+_PYTHON_CACHES = frozenset({"__slotnames__", "__dict__", "__weakref__", "__annotations__"})

@@ -39,6 +39,10 @@ for _n in [n for n in list(_sys.modules)
 _il.import_module("distlib.grading.checks.all")
 del _il, _sys
 """
+# Run, unseen, by the strength tests after every answer variant: many variants share one kernel, and a
+# recorded tampering answer must not spoil the ones after it (the grader does NOT run this: a learner's
+# changed library stays changed, and every later check says so).
+LIBRARY_RESTORE = "from distlib.grading import guard as _g; _g.restore_library(); del _g"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from .kernel import CellRun, KernelSession
 from .notebooks import (
     GUARD_PREAMBLE,
+    LIBRARY_RESTORE,
     RAISES_TAG,
     Exercise,
     find_exercises,
@@ -118,6 +119,7 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
         first = kernel.run(source)
         mids = [kernel.run(s) for s in between]
         check = kernel.run(check_src)
+        kernel.run(LIBRARY_RESTORE, store_history=False)
         where = f"exercise {ex.id}, {label}"
         if label == "stub":
             if check.status == "ok":

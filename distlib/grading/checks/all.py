@@ -7,7 +7,9 @@ from importlib import import_module
 from pkgutil import iter_modules
 
 from distlib.grading import checks as _package
+from distlib.grading import guard as _guard
 
 MODULES = sorted(m.name for m in iter_modules(_package.__path__) if m.name != "all")
 for _name in MODULES:
     import_module(f"{_package.__name__}.{_name}")
+_guard.seal()   # the first import (the grader's hidden preamble) records the library as shipped

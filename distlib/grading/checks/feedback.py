@@ -94,15 +94,49 @@ def _refuse_shortcuts(exercise_id: str, used: list[str]) -> None:
              f"{exercise_id}. An answer that delegates to the reference scores 0: write the rule yourself.")
 
 
+def _handed_in_references(args: tuple, kwargs: dict) -> list[str]:
+    """Protected references handed in AS the answer (``from jobs import range_partitioner as
+    make_partitioner``): the check would call them from library code, where they pass."""
+    found: list[str] = []
+
+    def look(value: Any, depth: int) -> None:
+        for candidate in (value, getattr(value, "__func__", None), getattr(value, "func", None)):
+            if candidate is not None and guard.is_protected(candidate):
+                found.append(getattr(candidate, "__qualname__", repr(candidate)))
+                return
+        if depth and type(value) in (tuple, list):
+            for item in value:
+                look(item, depth - 1)
+        elif depth and type(value) is dict:
+            for item in value.values():
+                look(item, depth - 1)
+
+    for value in (*args, *kwargs.values()):
+        look(value, 2)
+    return found
+
+
 def exercise(exercise_id: str) -> Callable[[F], F]:
     """Decorate a check entry point of exercise ``exercise_id`` (see the module docstring).
 
     Calls of the exercise's protected references made since the last check of it (in an answer cell,
-    or by the learner's function during this check, even if the error was caught) fail the check.
+    or by the learner's function during this check, even if the error was caught) fail the check; so
+    does an answer that IS a protected reference, and a notebook that changed the sealed library
+    (:func:`distlib.grading.guard.tampering`).
     """
     def decorate(check: F) -> F:
         @functools.wraps(check)
         def checked(*args: Any, **kwargs: Any) -> Any:
+            changed = guard.tampering()
+            if changed:
+                shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+                fail(f"your notebook changed the course's library ({shown}). Checks run the library's "
+                     "code, so an answer graded on a changed library scores 0: restart the kernel and "
+                     "solve the exercise without rebinding anything in distlib.")
+            handed_in = _handed_in_references(args, kwargs)
+            if handed_in:
+                fail(f"your answer is {', '.join(handed_in)}, the course's own code. An answer that "
+                     "delegates to the reference scores 0: write the rule yourself.")
             _refuse_shortcuts(exercise_id, guard.take(exercise_id))
             try:
                 result = check(*args, **kwargs)
@@ -173,12 +207,26 @@ def same(got: Any, expected: Any) -> bool:
     return bool(plain(got) and expected == got)
 
 
-def check_schedule(schedule: Any, *, max_faults: int = 3, min_faults: int = 0) -> None:
-    """A bug-hunt answer must be a :class:`~distlib.sim.FaultSchedule` of a sensible size."""
-    from distlib.sim import FaultSchedule
+def check_schedule(schedule: Any, *, max_faults: int = 3, min_faults: int = 0) -> Any:
+    """A bug-hunt answer must be a :class:`~distlib.sim.FaultSchedule` of a sensible size. Returns a
+    rebuilt copy of plain library faults to run instead of the answer's object: a subclass of the
+    schedule or of a fault could run any code when applied (red team, chapter 09: a "fault" that wrote
+    the duplicate output into the name node itself)."""
+    import dataclasses
 
-    if not isinstance(schedule, FaultSchedule):
-        fail(f"schedule must be a FaultSchedule (got {type(schedule).__name__}).")
-    if not min_faults <= len(schedule) <= max_faults:
+    from distlib.sim import FaultSchedule
+    from distlib.sim.faults import CrashFault, CutFault, PartitionFault, PauseFault
+
+    if type(schedule) is not FaultSchedule:
+        fail(f"schedule must be a FaultSchedule built from crash/pause/partition/cut faults "
+             f"(got {type(schedule).__name__}).")
+    faults = tuple(schedule.faults) if type(schedule.faults) is tuple else None
+    if faults is None or any(type(f) not in (CrashFault, PauseFault, PartitionFault, CutFault)
+                             or not all(plain(getattr(f, fld.name)) for fld in dataclasses.fields(f))
+                             for f in faults):
+        fail("schedule must hold only faults made by crash(), pause(), partition() and cut() "
+             "(not subclasses or look-alikes).")
+    if not min_faults <= len(faults) <= max_faults:
         wanted = (f"at most {max_faults}" if min_faults == 0 else f"{min_faults} to {max_faults}")
-        fail(f"use {wanted} faults (you used {len(schedule)}); the bug needs only one.")
+        fail(f"use {wanted} faults (you used {len(faults)}); the bug needs only one.")
+    return FaultSchedule(dataclasses.replace(f) for f in faults)

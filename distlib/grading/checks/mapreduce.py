@@ -73,6 +73,11 @@ def _index_cases() -> list[dict[str, list[str]]]:
         {"b.txt": ["cat"], "a.txt": ["cat"]},
         {"b.txt": ["ant bee"], "a.txt": ["bee cat"]},
         {"b.txt": ["dog dog", "dog"], "a.txt": ["dog elk"], "c.txt": ["elk"]},
+        # words are what line.split() gives: case and punctuation are part of them (red team: answers
+        # that lowercased or stripped punctuation passed while every case was lower-case letters)
+        {"a.txt": ["The the"]},
+        {"a.txt": ["cat. cat"], "b.txt": ["(cat)"]},
+        {"b.txt": ["Ant ant", "ANT"], "a.txt": ["ant!"]},
     ]
     rng = random.Random(SEED)
     for _ in range(60):
@@ -316,7 +321,7 @@ STATES = ((None, "idle"), ("w1", "in-progress"), ("w2", "in-progress"), ("w1", "
 
 def _reexec_cases() -> list[tuple[list[dict], str]]:
     """Every task table with 1-2 map and 1-2 reduce tasks, each task idle, in progress or completed on w1
-    or w2, and either worker failing (1,800 cases), smallest first."""
+    or w2, and either worker failing (1,800 cases), smallest first; then worker names sharing a prefix."""
     cases = []
     for m, r in ((1, 1), (1, 2), (2, 1), (2, 2)):
         kinds = [("map", i) for i in range(m)] + [("reduce", j) for j in range(r)]
@@ -325,6 +330,13 @@ def _reexec_cases() -> list[tuple[list[dict], str]]:
                      for (k, i), (w, s) in zip(kinds, states, strict=True)]
             for failed in ("w1", "w2"):
                 cases.append((tasks, failed))
+    # worker names that share a prefix (w1, w10): the failed worker's tasks, not every name containing it
+    for kind in ("map", "reduce"):
+        for state in ("in-progress", "completed"):
+            for on, failed in (("w10", "w1"), ("w1", "w10"), ("w11", "w1")):
+                cases.append(([{"kind": kind, "index": 0, "state": state, "worker": on},
+                               {"kind": "map" if kind == "reduce" else "reduce", "index": 0,
+                                "state": "completed", "worker": failed}], failed))
     return cases
 
 
@@ -467,14 +479,18 @@ LETTERS = "abcdefg"
 
 
 def _partition_cases() -> list[tuple[list[str], str]]:
-    """Every sorted set of 0-3 boundaries out of b, d, f with every one-letter key (on, between, before
+    """Every sorted multiset of 0-3 boundaries out of b, d, f with every one-letter key (on, between, before
     and after the boundaries) and a few longer ones; then 6-letter keys against boundaries sampled the
     way the sort job samples them (seeded)."""
     cases = []
     for size in range(0, 4):
-        for bounds in itertools.combinations("bdf", size):
-            for key in list(LETTERS) + ["", "bb", "da", "fz"]:
+        # with repeats: sampled quantiles repeat on skewed keys (red team: an answer that special-cased
+        # "key equals a boundary" with boundaries.index passed while no boundary repeated)
+        for bounds in itertools.combinations_with_replacement("bdf", size):
+            for key in list(LETTERS) + ["", "bb", "da", "fz", "B", "Dz", "a "]:
                 cases.append((list(bounds), key))
+    cases += [(["a", "c", "c", "d"], k) for k in ("a", "b", "c", "cc", "d", "e", "C")]
+    cases += [(["B", "b"], k) for k in ("A", "B", "Ba", "a", "b", "c")]   # string order, not lower-case order
     rng = random.Random(SEED + 3)
     for regions in (2, 4, 7):
         keys = ["".join(rng.choice(LETTERS) for _ in range(6)) for _ in range(200)]
@@ -549,7 +565,7 @@ def check_bug_hunt(schedule: Any) -> None:
     """Exercise mr-bug-hunt: a fault schedule under which the appending reducer counts output twice."""
     from distlib.check.mapreduce import check_mapreduce
 
-    check_schedule(schedule, max_faults=2)
+    schedule = check_schedule(schedule, max_faults=2)
     try:
         bad = run_mapreduce(0, broken="append", backups=False, faults=schedule)
     except ValueError as exc:

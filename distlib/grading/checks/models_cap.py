@@ -114,7 +114,7 @@ def hunt_run(mode: str, schedule: FaultSchedule | None = None) -> Any:
 @exercise("ap-partition")
 def check_ap_partition(schedule: Any) -> None:
     """Exercise ap-partition: a partition schedule under which the AP register is not linearizable."""
-    check_schedule(schedule, min_faults=1, max_faults=2)
+    schedule = check_schedule(schedule, min_faults=1, max_faults=2)
     if not all(isinstance(f, PartitionFault) for f in schedule):
         _fail("use partitions only: the point is that the network, not a crash, forces the choice.")
     try:
@@ -516,7 +516,7 @@ def session_run(schedule: FaultSchedule | None = None, sticky: bool = False) -> 
 def check_session_partition(schedule: Any) -> None:
     """Exercise session-partition: a partition schedule under which clients that wander between the AP
     register's replicas stop reading their own writes."""
-    check_schedule(schedule, min_faults=1, max_faults=2)
+    schedule = check_schedule(schedule, min_faults=1, max_faults=2)
     if not all(isinstance(f, PartitionFault) for f in schedule):
         _fail("use partitions only: the point is that the network, not a crash, separates a client's write "
               "from its next read.")

@@ -428,7 +428,7 @@ def check_shard_bug_hunt(schedule: Any) -> None:
     """Exercise shard-bug-hunt: a schedule without partitions under which the eager handoff breaks."""
     from distlib.sim.faults import CutFault, PartitionFault
 
-    check_schedule(schedule, max_faults=2)
+    schedule = check_schedule(schedule, max_faults=2)
     if any(isinstance(f, PartitionFault) for f in schedule):
         _fail("no partitions here: the chapter already showed one. Use a crash (with restart), a pause or a "
               "one-way cut.")

@@ -330,7 +330,7 @@ def check_bug_hunt(schedule: Any) -> None:
     from distlib.check.paxos_invariants import check_paxos
     from distlib.sim.faults import PartitionFault
 
-    check_schedule(schedule, max_faults=3)
+    schedule = check_schedule(schedule, max_faults=3)
     if any(isinstance(f, PartitionFault) for f in schedule):
         _fail("no partitions here: the chapter already showed the partition that keeps n2 late. Find "
               "another way to keep n2 from hearing about the first ballot (a crash, a pause or one-way "

@@ -270,7 +270,7 @@ def check_bug_hunt(schedule: Any) -> None:
     """Exercise raft-bug-hunt: a fault schedule under which NoElectionRestrictionRaft loses safety."""
     from distlib.consensus.raft import NoElectionRestrictionRaft
 
-    check_schedule(schedule, max_faults=3)
+    schedule = check_schedule(schedule, max_faults=3)
     try:
         broken = bug_hunt_run(schedule, NoElectionRestrictionRaft)
     except ValueError as exc:

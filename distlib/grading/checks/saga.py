@@ -322,7 +322,7 @@ def check_bug_hunt(schedule: Any) -> None:
     from distlib.check.saga import check_saga
     from distlib.transactions.saga import DirectPublishService, run_saga
 
-    check_schedule(schedule, max_faults=3)
+    schedule = check_schedule(schedule, max_faults=3)
     try:
         bad = run_saga(1, "choreography", service_cls=DirectPublishService, faults=schedule)
     except ValueError as exc:

@@ -257,7 +257,7 @@ def check_bug_hunt(schedule: Any) -> None:
     from distlib.check.atomic import check_atomic_commitment
     from distlib.transactions.twopc import NoLogParticipant, run_2pc
 
-    check_schedule(schedule, max_faults=3)
+    schedule = check_schedule(schedule, max_faults=3)
     try:
         run = run_2pc(seed=1, participants=3, participant_cls=NoLogParticipant, faults=schedule)
     except ValueError as exc:
