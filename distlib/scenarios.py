@@ -607,6 +607,32 @@ def _sweep_mapreduce() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]
     return random_mapreduce, check_mapreduce
 
 
+# ---- Spark-style RDDs (chapter 10; distlib.compute.rdd, imported lazily) --------------------------------
+def _rdd_names(n: int | None) -> list[str]:
+    return ["driver"] + [f"e{i}" for i in range(1, (n or 4) + 1)]
+
+
+@register("rdd", "chapter 10's word count as an RDD program (textFile, flatMap, map, reduceByKey) on a "
+          "driver and 4 executors; --nodes sets the executors", ("seed", "nodes", "faults"), _rdd_names)
+def rdd(seed: int = 0, nodes: int = 4, faults: FaultSchedule | str | None = None) -> Any:
+    from distlib.compute.rdd_runs import run_rdd
+    return run_rdd(seed, executors=nodes, faults=faults)
+
+
+@register("rdd-crash", "PageRank (3 iterations, links cached) with e2 crashing at 0.9 (back at 3): its "
+          "cached partitions and shuffle files are lost; exactly the lost ones are recomputed from lineage",
+          ("seed",), lambda n: _rdd_names(4))
+def rdd_crash(seed: int = 0) -> Any:
+    from distlib.compute.rdd_runs import run_rdd
+    return run_rdd(seed, workload="pagerank", faults="crash e2 at 0.9 restart 3")
+
+
+def _sweep_rdd() -> tuple[Callable[[int], Any], Callable[[Any], list[str]]]:
+    from distlib.check.rdd import check_rdd
+    from distlib.compute.rdd_runs import random_rdd
+    return random_rdd, check_rdd
+
+
 # ---- the lock service (chapter 08; distlib.coordination, imported lazily) ------------------------------
 def _lockservice_names(_n: int | None) -> list[str]:
     return ["n1", "n2", "n3", "n4", "n5", "res", "c1", "c2", "c3"]
@@ -720,6 +746,9 @@ SWEEPS: dict[str, tuple[str, Callable[[], tuple[Callable[[int], Any], Callable[[
     "mapreduce": ("MapReduce (one of five jobs, random M, R, 3-6 workers) under random worker crashes, "
                   "pauses, partitions, a slow worker, loss and duplication; checks the output equals the "
                   "sequential reference, one execution per output file, termination", _sweep_mapreduce),
+    "rdd": ("chapter 10's RDD programs (word count, a join, PageRank with cache) on the simulated cluster "
+            "under random executor crashes; checks the result equals the plain-Python reference, only lost "
+            "partitions are recomputed, termination", _sweep_rdd),
     "lockservice": ("chapter 08's lock service: three primaries-to-be (stepping down after a random hold), "
                     "two namespace clients, random replica crashes, client pauses, partitions, loss, "
                     "drifting clocks; checks fenced effects, beliefs, session safety, namespace "

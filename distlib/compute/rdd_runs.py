@@ -115,6 +115,11 @@ class RDDRun:
     broken: str | None
 
     @property
+    def world(self) -> Any:
+        """The simulated cluster's World (its trace), as every scenario result has."""
+        return self.sc.world
+
+    @property
     def outcome(self) -> str:
         return "failed" if self.error else "done"
 
