@@ -40,7 +40,7 @@ from typing import Any
 
 from distlib.check.linearizability import check_linearizability
 from distlib.check.models import AppendKVStore
-from distlib.check.raft_invariants import RaftMonitor, check_exactly_once, log_matching_pair
+from distlib.check.raft_invariants import FuzzResult, RaftMonitor, check_exactly_once, log_matching_pair
 from distlib.consensus.raft import (
     LEADER,
     NOOP,
@@ -52,7 +52,7 @@ from distlib.consensus.raft import (
     random_change,
 )
 from distlib.consensus.raft_kv import KVNode, kv_client
-from distlib.sim import FaultSchedule, World
+from distlib.sim import FaultSchedule
 from distlib.sim.validate import integer, one_of, subclass
 
 SERVERS = ("n1", "n2", "n3", "n4")
@@ -196,26 +196,9 @@ def model_invariants() -> dict[str, Callable[[Any], bool | str]]:
 
 # ---- the fuzzer --------------------------------------------------------------------------------------
 @dataclass
-class MembershipFuzzResult:
-    seed: int
-    world: World
-    monitor: RaftMonitor
-    schedule: FaultSchedule
+class MembershipFuzzResult(FuzzResult):
+    """A :class:`FuzzResult` that also lists the membership changes asked for and how each ended."""
     changes: list[tuple[float, Any, str]] = field(default_factory=list)
-    linearizable: Any = None
-    exactly_once: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        lin_ok = self.linearizable is None or self.linearizable.ok
-        return self.monitor.ok and lin_ok and not self.exactly_once
-
-    def problems(self) -> list[str]:
-        out = [str(v) for v in self.monitor.violations]
-        if self.linearizable is not None and not self.linearizable.ok:
-            out.append(f"linearizability: {self.linearizable.verdict} {self.linearizable.reason}")
-        out += [f"exactly-once: {p}" for p in self.exactly_once]
-        return out
 
     def summary(self) -> str:
         done = ", ".join(f"{c[0]} {c[1]}={s}" for _, c, s in self.changes if c)
@@ -291,7 +274,7 @@ def membership_fuzz(seed: int, *, cls: type[RaftNode] = RaftNode, n: int | None 
                         node.propose(f"cmd{k}")
         world.process(proposer())
     world.run(until=duration)
-    result = MembershipFuzzResult(seed, world, monitor, schedule, results)
+    result = MembershipFuzzResult(seed, world, monitor, schedule, changes=results)
     if kv:
         result.linearizable = check_linearizability(world.history, AppendKVStore(), max_steps=2_000_000)
         best = max(world.nodes.values(), key=lambda node: node.last_applied)
