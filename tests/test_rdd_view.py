@@ -148,3 +148,21 @@ def test_iterations_first_vs_later_with_and_without_cache(lr_runs):
 def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         call()
+
+
+def test_stage_rectangles_never_overlap_and_hold_their_own_rdds():
+    sc = Context("local")
+    b = sc.parallelize([(k % 5, k) for k in range(20)], 3).groupByKey(3)
+    d = sc.parallelize([(k % 4, -k) for k in range(8)], 2).map(lambda kv: kv)
+    f = d.union(sc.parallelize([(1, 2)], 2))
+    g = lineage(b.join(f, 3))
+    assert [kind for _s, kind, _n, _m in g["stages"]] == ["shuffle-map", "shuffle-map", "result"]
+    fig = lineage_figure(b.join(f, 3))
+    rects = [(s.y0, s.y1) for s in fig.layout.shapes]
+    assert len(rects) == 3
+    for i, (lo, hi) in enumerate(rects):      # one horizontal band per stage (Fig. 5's regions)
+        for lo2, hi2 in rects[i + 1:]:
+            assert hi2 < lo or hi < lo2
+    boxes = next(t for t in fig.data if t.name.startswith("RDD"))
+    colors = dict(zip(boxes.text, boxes.marker.color, strict=True))
+    assert len(set(colors.values())) == 3     # each stage's RDDs in the stage's colour

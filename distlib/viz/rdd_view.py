@@ -103,14 +103,23 @@ def lineage(rdd: Any) -> dict[str, Any]:
 
 
 def _positions(g: dict[str, Any]) -> dict[int, tuple[float, float]]:
-    columns: dict[int, list[int]] = {}
-    for i, d in g["depth"].items():
-        columns.setdefault(d, []).append(i)
-    pos = {}
-    for d, ids in columns.items():
-        ids.sort(key=lambda i: (g["stage_of"].get(i, 0), i))
-        for row, i in enumerate(ids):
-            pos[i] = (float(d), -float(row))
+    """Each stage in its own horizontal band (so stage rectangles never overlap), columns by depth."""
+    pos: dict[int, tuple[float, float]] = {}
+    top = 0.0
+    for sid, _kind, _n, members in g["stages"]:
+        columns: dict[int, list[int]] = {}
+        for m in members:
+            if g["stage_of"].get(m) == sid and m not in pos:
+                columns.setdefault(g["depth"][m], []).append(m)
+        if not columns:
+            continue
+        for d, ids in columns.items():
+            for row, i in enumerate(sorted(ids)):
+                pos[i] = (float(d), -(top + row))
+        top += max(len(ids) for ids in columns.values()) + 1.3
+    for i in sorted(g["rdds"]):        # not in any stage's pipeline (never expected): a last band
+        if i not in pos:
+            pos[i] = (float(g["depth"][i]), -top)
     return pos
 
 
@@ -149,17 +158,21 @@ def lineage_figure(rdd: Any, *, title: str | None = None) -> go.Figure:
                      y=[pos[i][1] for i in ids], name="RDD (thick border: cached)",
                      text=[f"{_label(g['rdds'][i])}<br>{html.escape(_op(g['rdds'][i]))}"
                            f"{' (cached)' if g['rdds'][i].persisted else ''}" for i in ids],
-                     textposition="bottom center", textfont=dict(size=10, color=theme.TEXT),
+                     # labels alternate below/above by column, so long lineages stay readable
+                     textposition=["bottom center" if g["depth"][i] % 2 == 0 else "top center" for i in ids],
+                     textfont=dict(size=10, color=theme.TEXT),
                      hovertext=hover, hoverinfo="text",
                      marker=dict(symbol=symbols, size=22, color=colors,
                                  line=dict(width=widths, color=lines))))
     shapes, notes = [], []
     for sid, kind, n, members in g["stages"]:
-        own = [m for m in members if g["stage_of"].get(m) == sid] or members
+        own = [m for m in members if g["stage_of"].get(m) == sid]
+        if not own:
+            continue
         x0 = min(pos[m][0] for m in own) - 0.35
         x1 = max(pos[m][0] for m in own) + 0.35
-        y0 = min(pos[m][1] for m in own) - 0.55
-        y1 = max(pos[m][1] for m in own) + 0.35
+        y0 = min(pos[m][1] for m in own) - 0.5
+        y1 = max(pos[m][1] for m in own) + 0.55      # room for the labels above odd columns
         shapes.append(dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, xref="x", yref="y", layer="below",
                            fillcolor=STAGE_FILLS[sid % len(STAGE_FILLS)],
                            line=dict(color=STAGE_COLORS[sid % len(STAGE_COLORS)], width=1)))
@@ -167,16 +180,16 @@ def lineage_figure(rdd: Any, *, title: str | None = None) -> go.Figure:
                           text=f"stage {sid}: {kind}, {n} tasks",
                           font=dict(size=11, color=STAGE_COLORS[sid % len(STAGE_COLORS)])))
     ncol = max(g["depth"].values()) + 1
-    nrow = max(-y for _x, y in pos.values()) + 1
+    nrow = max(-y for _x, y in pos.values()) + 1.2
     if title is None:
         title = (f"Lineage of {_label(rdd)}: {len(g['rdds'])} RDDs, {len(g['stages'])} stages, "
                  f"{sum(1 for e in g['edges'] if e[2])} shuffle dependencies")
     layout = dict(
         title=dict(text=html.escape(title)), showlegend=True, hovermode="closest",
-        height=220 + 95 * nrow, margin=dict(l=20, r=20, t=90, b=20), shapes=shapes, annotations=notes,
+        height=round(200 + 70 * nrow), margin=dict(l=20, r=20, t=90, b=20), shapes=shapes, annotations=notes,
         legend=dict(orientation="h", x=0, y=1.0, xanchor="left", yanchor="bottom", font=dict(size=11)),
-        xaxis=dict(visible=False, range=[-0.6, ncol - 0.4], fixedrange=True),
-        yaxis=dict(visible=False, range=[-nrow + 0.2, 0.7], fixedrange=True),
+        xaxis=dict(visible=False, range=[-0.9, ncol - 0.1], fixedrange=True),
+        yaxis=dict(visible=False, range=[-nrow + 0.6, 1.0], fixedrange=True),
     )
     return go.Figure(data=data, layout=layout)
 
