@@ -214,6 +214,32 @@ def test_evicted_partitions_are_recomputed_from_lineage_and_results_stay_right()
     assert check_recomputation(_as_run(sc)) == [] and check_cache_hits(_as_run(sc)) == []
 
 
+def test_a_partition_evicted_by_the_task_that_stored_it_counts_as_recomputed_when_rebuilt():
+    # One task stores a's partition, then b's, which pushes a's out at once: the driver never saw a's
+    # partition in memory, yet it had been there, so rebuilding it is a recomputation (TaskRecord docs).
+    sc = Context("sim", executors=1, memory=10)
+    a = sc.parallelize(range(8), 1).map(lambda x: x + 1).cache()
+    b = a.map(lambda x: 2 * x).cache()
+    assert b.count() == 8 and a.count() == 8
+    log = [(event, key) for _, _, event, key in sc.world.storage["e1"]["log"]]
+    assert log[:3] == [("cached", (a.id, 0)), ("evicted", (a.id, 0)), ("cached", (b.id, 0))]
+    (task,) = sc.jobs[1].tasks
+    assert task.computed == ((a.id, 0),) and task.recompute
+    assert check_recomputation(_as_run(sc)) == []          # eviction is a reason to rebuild
+
+
+def test_a_partition_that_never_fit_is_computed_every_time_but_not_recomputed():
+    # 160 points a partition, room for 250 records: each executor keeps its first partition and will not
+    # evict it for another of the same RDD (§5.3), so 6 of the 10 partitions are read and parsed again
+    # in every iteration -- cache misses (``computed``), not recomputations: nothing was lost.
+    run = iterate("lr", cache=True, memory=250)
+    again = [len([k for t in j.tasks if t.outcome == "success" for k in t.computed]) for j in run.sc.jobs[2:]]
+    assert again == [6] * 5 and run.recomputed == [0] * 6      # jobs[0] is first(), jobs[1] iteration 0
+    logs = [event for e in run.sc.names for _, _, event, _ in run.sc.world.storage[e]["log"]]
+    assert logs == ["cached"] * 4
+    assert check_recomputation(_as_run(run.sc)) == []
+
+
 def _as_run(sc):
     class Run:
         pass

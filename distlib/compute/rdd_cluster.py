@@ -118,7 +118,9 @@ class Launch:
 
 @dataclass(frozen=True)
 class Status:
-    """Executor -> driver: an attempt ended (``outcome`` success / failed / fetch-failed)."""
+    """Executor -> driver: an attempt ended (``outcome`` success / failed / fetch-failed). ``cached``: the
+    partitions it stored that are still in memory; ``evicted``: every partition it pushed out, including
+    ones it had stored itself a moment before."""
     inc: int
     attempt: int
     outcome: str
@@ -821,6 +823,10 @@ class Driver(Node):
             ex.running = None
         got = self.running.pop(msg.attempt, None)
         for key in msg.evicted:
+            # An evicted partition had been in memory, even one this very attempt stored and then pushed
+            # out for a later one (it is then in neither ``cached`` nor ``cache_log``): rebuilding it later
+            # is a recomputation.
+            self.first_cached.setdefault(key, self.now)
             locs = self.cache_locs.get(key, [])
             if (e, msg.inc) in locs:
                 locs.remove((e, msg.inc))

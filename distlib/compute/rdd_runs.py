@@ -251,7 +251,9 @@ class Iterations:
     cache: bool
     times: list[float]
     tasks: list[int]
-    recomputed: list[int]          # re-run map tasks + recomputed cached partitions, per iteration
+    # per iteration, tasks that re-ran a lost map output or rebuilt a cached partition that had been in
+    # memory (crash or eviction); a partition that never fit is a cache miss, not counted (TaskRecord)
+    recomputed: list[int]
     result: Any
     sc: Context
 

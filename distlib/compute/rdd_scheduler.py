@@ -41,7 +41,11 @@ class StageRecord:
 class TaskRecord:
     """One task attempt. ``outcome``: success, failed (user code raised), lost (its executor died),
     fetch-failed (a map output it needed was gone). ``recompute``: this map output had been produced
-    before and was lost, or it rebuilt a persisted partition that had been in memory before.
+    before and was lost, or it rebuilt a persisted partition that had been in memory before (on any
+    executor; lost in a crash or evicted, even by the attempt that stored it). A persisted partition that
+    was never stored -- it did not fit, and the LRU store does not evict a partition of the same RDD to
+    make room (RDD paper §5.3) -- is computed from its lineage on every use: a cache miss each time, in
+    ``computed``, but not a recomputation, since nothing was lost.
     ``computed``: persisted partitions it computed (cache misses);
     ``hits``: persisted partitions it read from memory."""
     attempt: int
