@@ -58,6 +58,7 @@ from .kernel import CellRun, KernelSession
 from .notebooks import (
     CHECK_RESTORE,
     GUARD_PREAMBLE,
+    HIDDEN_TIMEOUT,
     ROLE_CHECK,
     ROLE_SOLUTION,
     exercise_meta,
@@ -192,7 +193,9 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
         else:
             results = [runs.get(i) for i in indices]
             if all(r is not None and r.status == "ok" for r in results):
-                status = PASS
+                # A pass is a check that SAYS so: every check prints a "right: ..." line (the strength
+                # tests prove it for every solution); a check cell that merely raised nothing was faked.
+                status = PASS if all(_RIGHT.search(r.stdout) for r in results) else NO_VERDICT
             elif broke.get(ex.id) == "timeout" or any(r is not None and r.status == "timeout"
                                                       for r in results):
                 status = TIMEOUT
@@ -216,6 +219,10 @@ def grade_notebook(path: Path, canonical_path: Path, timeout: int, *, submission
                         + ("nothing could be graded" if nothing else "this exercise could not be graded"))
     result.points = sum(e.points for e in result.exercises)
     return result
+
+
+_RIGHT = re.compile(r"^right\b", re.IGNORECASE | re.MULTILINE)
+NO_VERDICT = "fail: the check cell finished without its 'right: ...' verdict (was the check replaced?)"
 
 
 def _solution_run(runs: dict[int, CellRun], cells: list[int], check: int) -> CellRun | None:
@@ -266,7 +273,7 @@ def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], n
                 continue
             restarts = kernel.restarts
             if index in checks_at:
-                restore = kernel.run(CHECK_RESTORE, store_history=False)
+                restore = kernel.run(CHECK_RESTORE, store_history=False, timeout=HIDDEN_TIMEOUT)
                 if restore.status != "ok":   # e.g. sys.modules made unusable: the check then fails
                     notes.append(f"cell {index}: restoring the check modules failed: {restore.error_line}")
             runs[index] = kernel.run(cell.source)
@@ -283,7 +290,7 @@ def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], n
 
 
 def _hidden_setup(kernel: KernelSession, notes: list[str]) -> None:
-    run = kernel.run(GUARD_PREAMBLE, store_history=False)
+    run = kernel.run(GUARD_PREAMBLE, store_history=False, timeout=HIDDEN_TIMEOUT)
     if run.status != "ok":  # a broken check module: the exercises using it will fail and say why
         notes.append(f"the grader's hidden setup failed: {run.error_line}")
 

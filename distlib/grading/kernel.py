@@ -243,20 +243,26 @@ class KernelSession:
         self.restarts += 1
         self.start()
 
-    def run(self, source: str, *, store_history: bool = True) -> CellRun:
-        """Execute ``source``; never raises for anything the code does."""
+    def run(self, source: str, *, store_history: bool = True, timeout: int | None = None) -> CellRun:
+        """Execute ``source``; never raises for anything the code does. ``timeout`` replaces the
+        session's per-cell limit for this cell (the grader's own hidden cells load the whole library)."""
         cell = nbformat.v4.new_code_cell(source)
         self._scratch.cells[0] = cell
         self._reply = None
         if not source.strip():
             return CellRun("ok")
         self._client.start_cell()
+        limit = self._client.timeout
+        if timeout is not None:
+            self._client.timeout = timeout
         try:
             self._client.execute_cell(cell, 0, store_history=store_history)
         except DeadKernelError:
             self._client.finish_cell(cell.setdefault("outputs", []))
             self.restart()
             return CellRun("dead", outputs=list(cell.get("outputs", [])))
+        finally:
+            self._client.timeout = limit
         self._client.finish_cell(cell.outputs)
         content = (self._reply or {}).get("content", {})
         ename, evalue = str(content.get("ename", "")), str(content.get("evalue", ""))

@@ -26,23 +26,25 @@ RAISES_TAG = "raises-exception"
 # Run, unseen and unnumbered, before the first cell (and again after a kernel restart) by the grader and
 # the strength tests: importing every check module protects every reference answer before any student
 # code can take a reference to it (distlib.grading.guard).
-GUARD_PREAMBLE = "import distlib.grading.checks.all  # noqa: F401"
-# Run, unseen, by the grader before every check cell: the check modules (and the package) are dropped
-# from sys.modules and imported fresh, so an answer cell that replaced a check module, rebound a
-# package attribute or monkeypatched a check function does not decide its own grade. The guard's
-# record of shortcuts lives in distlib.grading.guard, which is kept.
-CHECK_RESTORE = """\
-import importlib as _il, sys as _sys
-for _n in [n for n in list(_sys.modules)
-           if n == "distlib.grading.checks" or n.startswith("distlib.grading.checks.")]:
-    del _sys.modules[_n]
-_il.import_module("distlib.grading.checks.all")
-del _il, _sys
+GUARD_PREAMBLE = """\
+import distlib.grading.checks.all  # noqa: F401
+from distlib.grading.guard import import_system_restorer as _distlib_restorer
+__distlib_restore_checks = _distlib_restorer()
+del _distlib_restorer
 """
+# Run, unseen, by the grader before every check cell: the import system is put back as it was at the
+# preamble (builtins.__import__, sys.meta_path, path hooks: red team, chapter 05, faked every check with
+# an import hook) and the check modules (and the package) are dropped from sys.modules and imported
+# fresh, so an answer cell that replaced a check module, rebound a package attribute or monkeypatched a
+# check function does not decide its own grade. The guard's record of shortcuts is kept.
+CHECK_RESTORE = "__distlib_restore_checks()"
 # Run, unseen, by the strength tests after every answer variant: many variants share one kernel, and a
 # recorded tampering answer must not spoil the ones after it (the grader does NOT run this: a learner's
 # changed library stays changed, and every later check says so).
 LIBRARY_RESTORE = "from distlib.grading import guard as _g; _g.restore_library(); del _g"
+# The grader's own hidden cells (above) load and seal the whole library: they get this limit, not the
+# per-exercise --timeout a learner's cell gets.
+HIDDEN_TIMEOUT = 300
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

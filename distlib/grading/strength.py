@@ -26,7 +26,9 @@ from pathlib import Path
 
 from .kernel import CellRun, KernelSession
 from .notebooks import (
+    CHECK_RESTORE,
     GUARD_PREAMBLE,
+    HIDDEN_TIMEOUT,
     LIBRARY_RESTORE,
     RAISES_TAG,
     Exercise,
@@ -84,7 +86,7 @@ def strength_test(path: str | Path, timeout: int = 120) -> StrengthReport:
     # Cells from each solution cell up to its check are replayed per variant at the check cell.
     deferred = {i for ex in runnable.values() for i in range(ex.solution_index, ex.check_index)}
     with KernelSession(path.parent, timeout) as kernel:
-        guard = kernel.run(GUARD_PREAMBLE, store_history=False)
+        guard = kernel.run(GUARD_PREAMBLE, store_history=False, timeout=HIDDEN_TIMEOUT)
         if guard.status != "ok":
             report.problems.append(f"the guard preamble failed: {guard.error_line}")
         for index, cell in enumerate(nb.cells):
@@ -118,8 +120,10 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
         report.variants_run += 1
         first = kernel.run(source)
         mids = [kernel.run(s) for s in between]
+        # as the grader does before every check cell
+        kernel.run(CHECK_RESTORE, store_history=False, timeout=HIDDEN_TIMEOUT)
         check = kernel.run(check_src)
-        kernel.run(LIBRARY_RESTORE, store_history=False)
+        kernel.run(LIBRARY_RESTORE, store_history=False, timeout=HIDDEN_TIMEOUT)
         where = f"exercise {ex.id}, {label}"
         if label == "stub":
             if check.status == "ok":
