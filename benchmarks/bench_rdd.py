@@ -22,9 +22,10 @@ from collections.abc import Sequence
 
 from distlib.check.rdd import check_rdd
 from distlib.check.sweep import sweep
+from distlib.compute import programs
 from distlib.compute.rdd import Context
 from distlib.compute.rdd_cluster import BROKEN
-from distlib.compute.rdd_runs import random_rdd, sample_text
+from distlib.compute.rdd_runs import random_rdd
 from distlib.sim.rng import stream
 
 
@@ -42,17 +43,14 @@ def generated_text(mb: float, seed: int = 0) -> list[str]:
 
 
 def dict_wordcount(lines: Sequence[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for line in lines:
-        for w in line.split():
-            counts[w] = counts.get(w, 0) + 1
-    return counts
+    """The shipped plain-Python reference (one dict)."""
+    return dict(programs.reference_word_count(lines))
 
 
 def rdd_wordcount(sc, path: str) -> dict[str, int]:
-    """The one program text PySpark and distlib both run (``sc`` is either's context)."""
-    words = sc.textFile(path).flatMap(lambda line: line.split()).map(lambda w: (w, 1))
-    return dict(words.reduceByKey(lambda a, b: a + b).collect())
+    """The shipped program (:func:`distlib.compute.programs.count_words`), the one text PySpark and
+    distlib both run (``sc`` is either's context)."""
+    return dict(programs.count_words(sc.textFile(path)).collect())
 
 
 def pyspark_wordcount(lines: Sequence[str]) -> tuple[float, dict[str, int]] | None:
@@ -93,8 +91,7 @@ def _sim_program(kind: str, executors: int, lines: list[str]) -> tuple[float, fl
     sc = Context("sim", executors=executors, files={"in.txt": lines}, block_size=2_000)
     start = sc.now
     if kind == "wordcount":
-        sc.textFile("in.txt", 64).flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(
-            lambda a, b: a + b, 32).count()
+        programs.count_words(sc.textFile("in.txt", 64), 32).count()
     else:
         sc.textFile("in.txt", 64).map(lambda s: (s, None)).sortByKey(numPartitions=32).count()
     fetch = sum(t.fetch_time for j in sc.jobs for t in j.tasks if t.outcome == "success")
@@ -103,7 +100,7 @@ def _sim_program(kind: str, executors: int, lines: list[str]) -> tuple[float, fl
 
 
 def part_scaling() -> None:
-    lines = sample_text(0, 4_000)
+    lines = programs.sample_lines(0, 4_000)
     print(f"[b] simulated completion time vs executors ({sum(len(s) + 1 for s in lines):,} bytes, "
           f"64 input splits, 32 reduce partitions)")
     print("  executors   wordcount s (shuffle share)   sort s (shuffle share)")
@@ -117,7 +114,7 @@ def part_simcost() -> None:
     print("[b'] cost of the simulation itself: word count on 8 executors vs input size (wall: best of 3)")
     print("  lines     bytes   simulated s   wall s   messages")
     for k in (1, 2, 4, 8, 16):
-        lines = sample_text(1, 1_000 * k)
+        lines = programs.sample_lines(1, 1_000 * k)
         walls = []
         for _ in range(3):          # the best of three: the machine is shared
             t = time.perf_counter()

@@ -9,17 +9,9 @@ import pytest
 
 from distlib.check.rdd import check_cache_hits, check_rdd, check_recomputation, same
 from distlib.check.sweep import sweep
+from distlib.compute import programs
 from distlib.compute.rdd import Context, JobFailed, portable_hash
-from distlib.compute.rdd_runs import (
-    WORKLOADS,
-    iterate,
-    join_reference,
-    pagerank_reference,
-    random_rdd,
-    run_rdd,
-    sample_graph,
-    wordcount_reference,
-)
+from distlib.compute.rdd_runs import WORKLOADS, iterate, random_rdd, run_rdd
 from distlib.compute.rdd_scheduler import BlockStore
 from distlib.partitioning.hashing import stable_hash
 
@@ -36,7 +28,7 @@ def ctx(master, **kw):
 def test_word_count_join_and_friends_equal_plain_python(master):
     sc = ctx(master)
     counts = sc.textFile("book.txt").flatMap(str.split).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
-    assert sorted(counts.collect()) == wordcount_reference(TEXT)
+    assert sorted(counts.collect()) == programs.reference_word_count(TEXT)
     a = sc.parallelize([(1, "a"), (2, "b"), (3, "c")], 2)
     b = sc.parallelize([(1, "x"), (1, "y"), (3, "z"), (4, "w")], 3)
     assert sorted(a.join(b).collect()) == [(1, ("a", "x")), (1, ("a", "y")), (3, ("c", "z"))]
@@ -229,12 +221,12 @@ def test_a_partition_evicted_by_the_task_that_stored_it_counts_as_recomputed_whe
 
 
 def test_a_partition_that_never_fit_is_computed_every_time_but_not_recomputed():
-    # 160 points a partition, room for 250 records: each executor keeps its first partition and will not
-    # evict it for another of the same RDD (§5.3), so 6 of the 10 partitions are read and parsed again
-    # in every iteration -- cache misses (``computed``), not recomputations: nothing was lost.
+    # 10 partitions of 160 points, room for 250 records: each executor keeps its first one and will not
+    # evict it for another partition of the same RDD (§5.3), so 6 of the 10 partitions are read and
+    # parsed again in every iteration -- cache misses (``computed``), not recomputations: nothing was lost.
     run = iterate("lr", cache=True, memory=250)
-    again = [len([k for t in j.tasks if t.outcome == "success" for k in t.computed]) for j in run.sc.jobs[2:]]
-    assert again == [6] * 5 and run.recomputed == [0] * 6      # jobs[0] is first(), jobs[1] iteration 0
+    again = [len([k for t in j.tasks if t.outcome == "success" for k in t.computed]) for j in run.sc.jobs[1:]]
+    assert again == [6] * 5 and run.recomputed == [0] * 6      # jobs[0] is iteration 0: it computes all 10
     logs = [event for e in run.sc.names for _, _, event, _ in run.sc.world.storage[e]["log"]]
     assert logs == ["cached"] * 4
     assert check_recomputation(_as_run(run.sc)) == []
@@ -318,12 +310,21 @@ def test_each_workload_equals_its_reference_without_faults(workload):
     assert run.error == "" and check_rdd(run) == []
 
 
-def test_references_are_what_a_reader_expects():
-    assert wordcount_reference(["a b", "b"]) == [("a", 1), ("b", 2)]
-    assert join_reference([("k", 2), ("j", 1)], [("k", 3), ("k", 1)]) == [("k", 8)]
-    ranks = dict(pagerank_reference([("a", "b"), ("b", "a")], 3))
-    assert ranks == pytest.approx({"a": 1.0, "b": 1.0})
-    assert len(sample_graph(0)) > 20
+def test_the_sweeps_run_the_shipped_programs_and_their_references():
+    # the programs tests/test_spark_equality.py runs on PySpark, on the same inputs: same answers
+    local = Context("local")
+    lines, edges = programs.sample_lines(3, 80), programs.sample_graph(3, 24, 48)
+    customers, orders = programs.sample_tables(3, 120)
+    shipped = {"wordcount": programs.word_count(local, lines),
+               "join": programs.join_example(local, customers, orders),
+               "pagerank": programs.pagerank(local, edges, 3)}
+    references = {"wordcount": programs.reference_word_count(lines),
+                  "join": programs.reference_join(customers, orders),
+                  "pagerank": programs.reference_pagerank(edges, 3)}
+    for wl in WORKLOADS:
+        run = run_rdd(3, workload=wl)
+        assert run.expected == references[wl] and same(run.result, shipped[wl]), wl
+    assert len(edges) == 48 and len(orders) > len(customers) > 5
 
 
 def test_300_random_crash_schedules_all_correct():
@@ -346,7 +347,9 @@ def test_broken_schedulers_are_caught(broken, check):
 def test_logistic_regression_later_iterations_are_cheap_only_with_cache():
     cached = iterate("lr", cache=True, iterations=4)
     plain = iterate("lr", cache=False, iterations=4)
-    assert cached.result == pytest.approx(plain.result)
+    # the shipped program's steps over textFile input: the shipped reference's answer
+    assert cached.result == plain.result == programs.reference_logistic_regression(
+        programs.sample_points(0, 1600), 4)
     assert max(cached.times[1:]) < cached.times[0] / 5            # first pays the DFS read and parse
     assert max(plain.times) < 1.1 * min(plain.times)              # flat without cache
     assert max(cached.times[1:]) < min(plain.times) / 5
@@ -359,6 +362,7 @@ def test_a_crash_in_iteration_k_recomputes_only_the_lost_partitions():
     plain = iterate("pagerank", iterations=5, crash=(4, "e2"))
     ckpt = iterate("pagerank", iterations=5, crash=(4, "e2"), checkpoint_every=2)
     assert same(ckpt.result, plain.result)
+    assert same(plain.result, programs.reference_pagerank(programs.sample_graph(0, 120, 300), 5))
     assert 0 < ckpt.recomputed[4] < plain.recomputed[4]
 
 

@@ -24,8 +24,9 @@ def add(a, b):
 
 @pytest.fixture(scope="module")
 def crashed():
-    # e2 dies at t=1.0 holding map output 1 of the word count's shuffle: exactly that task re-runs
-    return run_rdd(0, faults="crash e2 at 1.0 restart 2")
+    # e2 dies at t=1.3 (the result stage has begun) holding map output 1 of the word count's shuffle:
+    # exactly that task re-runs
+    return run_rdd(0, faults="crash e2 at 1.3 restart 2.3")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_timeline_marks_exactly_the_recomputed_task_the_lost_attempt_and_the_cra
     fig = timeline_figure(crashed)
     bars = [t for t in fig.data if t.type == "bar"]
     attempts = [t for j in sc.jobs for t in j.tasks]
-    assert sum(len(b.x) for b in bars) == len(attempts) == 12
+    assert sum(len(b.x) for b in bars) == len(attempts) == 11
     hatched = [(b.name, y, base) for b in bars for y, base, p in zip(b.y, b.base, b.marker.pattern.shape,
                                                                      strict=True) if p == "x"]
     rec = [t for t in attempts if t.recompute and t.outcome == "success"]
@@ -97,12 +98,12 @@ def test_timeline_marks_exactly_the_recomputed_task_the_lost_attempt_and_the_cra
     lost = next(b for b in bars if "lost work" in b.name)
     assert list(lost.y) == ["e2"] and list(lost.marker.color) == [LOST]
     crash = next(t for t in fig.data if t.name == "executor crash")
-    assert list(crash.x) == [1.0] and list(crash.y) == ["e2"]
+    assert list(crash.x) == [1.3] and list(crash.y) == ["e2"]
     restart = next(t for t in fig.data if t.name == "executor restart")
-    assert list(restart.x) == [2.0]
+    assert list(restart.x) == [2.3]
     text = timeline_summary(crashed)
-    assert "e2 crashed @1.00: lost cached partitions [none], shuffle outputs [shuffle 0 map 1]" in text
-    assert text.splitlines()[-1] == "recomputed: job 0 stage 0 (shuffle-map) partition 1 on e1 @2.00"
+    assert "e2 crashed @1.30: lost cached partitions [none], shuffle outputs [shuffle 0 map 1]" in text
+    assert text.splitlines()[-1] == "recomputed: job 0 stage 0 (shuffle-map) partition 1 on e1 @2.30"
     assert "1 recomputations" in text.splitlines()[0]
 
 

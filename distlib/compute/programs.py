@@ -8,6 +8,11 @@ engines share are used: ``parallelize(data, numSlices)``, ``map``, ``flatMap``, 
 
 Each program is a function of RDDs (:func:`count_words`, :func:`rank_pages`; on a cluster their input
 comes from ``sc.textFile``, see ``distlib/compute/spark_app.py``) with a wrapper taking driver-side data.
+The iterative ones are built from one step (:func:`pagerank_step`, :func:`descend`), so a driver that
+wants an action per iteration (``distlib.compute.rdd_runs.iterate``) runs the very same code. The crash
+sweeps and the chapter's simulated runs (:mod:`distlib.compute.rdd_runs`) run these programs too, with
+their ``partitions`` argument (``numPartitions`` of the shuffles: the RDD paper's co-partitioned
+PageRank, §3.2.2) and their input from ``textFile``.
 
 * :func:`word_count` -- ``flatMap`` words, ``(w, 1)``, ``reduceByKey``: one shuffle.
 * :func:`pagerank` -- the RDD paper's §3.2.2 and Spark's ``examples/src/main/python/pagerank.py``:
@@ -57,11 +62,16 @@ def _partitions(partitions: int) -> int:
     return integer("partitions", partitions, 1)
 
 
+def _shuffle(partitions: int | None) -> int | None:
+    """``numPartitions`` of a shuffle: None leaves the engine's default."""
+    return None if partitions is None else _partitions(partitions)
+
+
 # ---- word count --------------------------------------------------------------------------------------
-def count_words(lines: Any) -> Any:
+def count_words(lines: Any, partitions: int | None = None) -> Any:
     """The program itself, from an RDD of lines (``sc.textFile(path)`` on a cluster) to the lazy RDD of
-    ``(word, count)`` pairs: one shuffle."""
-    return lines.flatMap(words).map(lambda w: (w, 1)).reduceByKey(add)
+    ``(word, count)`` pairs: one shuffle, into ``partitions`` partitions (None: as many as ``lines``)."""
+    return lines.flatMap(words).map(lambda w: (w, 1)).reduceByKey(add, _shuffle(partitions))
 
 
 def word_count_rdd(sc: Any, lines: Sequence[str], partitions: int = 2) -> Any:
@@ -90,17 +100,32 @@ def _contributions(urls: Iterable[Any], rank: float) -> Iterator[tuple[Any, floa
         yield url, rank / len(urls)
 
 
-def rank_pages(edges: Any, iterations: int, cache: bool = True) -> Any:
-    """The program itself, from an RDD of directed edges ``(src, dst)`` to the lazy RDD of
-    ``(page, rank)`` after ``iterations`` iterations."""
-    integer("iterations", iterations, 1)
-    links = edges.distinct().groupByKey()
+def page_links(edges: Any, cache: bool = True, partitions: int | None = None) -> tuple[Any, Any]:
+    """PageRank's start, from an RDD of directed edges ``(src, dst)``: ``links`` (distinct edges grouped by
+    source, hash-partitioned into ``partitions``) and the initial ``ranks`` (1.0 for every source)."""
+    n = _shuffle(partitions)
+    links = edges.distinct(n).groupByKey(n)
     if cache:
         links = links.cache()          # reused by every iteration's join: the paper's point
     ranks = links.map(lambda url_neighbors: (url_neighbors[0], 1.0))
+    return links, ranks
+
+
+def pagerank_step(links: Any, ranks: Any, partitions: int | None = None) -> Any:
+    """One iteration: join links with ranks (links' partitioning is kept: they are not shuffled), send
+    ``rank / out-degree`` along every link, sum per page and damp. Returns the new lazy ``ranks``."""
+    contribs = links.join(ranks).flatMap(lambda kv: _contributions(kv[1][0], kv[1][1]))
+    sums = contribs.reduceByKey(add, _shuffle(partitions))
+    return sums.mapValues(lambda rank: (1 - DAMPING) + DAMPING * rank)
+
+
+def rank_pages(edges: Any, iterations: int, cache: bool = True, partitions: int | None = None) -> Any:
+    """The program itself, from an RDD of directed edges ``(src, dst)`` to the lazy RDD of
+    ``(page, rank)`` after ``iterations`` iterations of :func:`pagerank_step`."""
+    integer("iterations", iterations, 1)
+    links, ranks = page_links(edges, cache, partitions)
     for _ in range(iterations):
-        contribs = links.join(ranks).flatMap(lambda kv: _contributions(kv[1][0], kv[1][1]))
-        ranks = contribs.reduceByKey(add).mapValues(lambda rank: (1 - DAMPING) + DAMPING * rank)
+        ranks = pagerank_step(links, ranks, partitions)
     return ranks
 
 
@@ -115,7 +140,11 @@ def pagerank_rdd(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = 
 def pagerank(sc: Any, edges: Sequence[Edge], iterations: int, cache: bool = True,
              partitions: int = 2) -> list[tuple[Any, float]]:
     """``[(page, rank)]`` sorted by page, ranks rounded to ``DIGITS`` places."""
-    ranks = pagerank_rdd(sc, edges, iterations, cache, partitions).collect()
+    return rounded_ranks(pagerank_rdd(sc, edges, iterations, cache, partitions).collect())
+
+
+def rounded_ranks(ranks: Iterable[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """``[(page, rank)]`` sorted by page, ranks rounded to ``DIGITS`` places: what every engine agrees on."""
     return sorted((page, round(rank, DIGITS)) for page, rank in ranks)
 
 
@@ -132,7 +161,7 @@ def reference_pagerank(edges: Iterable[Edge], iterations: int) -> list[tuple[Any
                 for dst in dsts:
                     sums[dst] = sums.get(dst, 0.0) + ranks[src] / len(dsts)
         ranks = {page: (1 - DAMPING) + DAMPING * s for page, s in sums.items()}
-    return sorted((page, round(rank, DIGITS)) for page, rank in ranks.items())
+    return rounded_ranks(ranks.items())
 
 
 # ---- join --------------------------------------------------------------------------------------------
@@ -170,9 +199,35 @@ def _vector_add(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]
     return tuple(ai + bi for ai, bi in zip(a, b, strict=True))
 
 
-def _initial_w(points: Sequence[Point]) -> tuple[float, ...]:
-    # The paper starts from a random w; a fixed one keeps every engine on the same path.
-    return tuple(0.0 for _ in points[0][1])
+def initial_w(points: Sequence[Point]) -> tuple[float, ...]:
+    """The starting ``w``: zeros. The paper starts from a random w; a fixed one keeps every engine on the
+    same path."""
+    return tuple(0.0 for _ in _check_points(points)[0][1])
+
+
+def rounded(w: Iterable[float]) -> tuple[float, ...]:
+    """``w`` rounded to ``DIGITS`` places: what every engine agrees on (see the module docstring)."""
+    return tuple(round(wi, DIGITS) for wi in w)
+
+
+def parse_point(line: str) -> Point:
+    """A point from its text form ``"y x1 .. xd"`` (:func:`format_point`), for ``sc.textFile`` input."""
+    y, *x = line.split()
+    return float(y), tuple(float(v) for v in x)
+
+
+def format_point(point: Point) -> str:
+    """The text form of a point; ``repr`` of a float reads back exactly, so parsing changes nothing."""
+    return " ".join(repr(v) for v in (point[0], *point[1]))
+
+
+def descend(points: Any, w: tuple[float, ...], n: int, step: float = 1.0) -> tuple[float, ...]:
+    """One iteration over the RDD ``points`` (``n`` of them): one ``map`` + ``reduce`` job sums the
+    gradient on the executors, then ``w -= step * gradient / n`` (the paper subtracts the summed
+    gradient; dividing by n keeps one step size right for any n)."""
+    # w=w: bind this iteration's w into the closure (a recomputation later must not see a newer w).
+    gradient = points.map(lambda p, w=w: _gradient(p, w)).reduce(_vector_add)
+    return tuple(wi - step * gi / n for wi, gi in zip(w, gradient, strict=True))
 
 
 def _check_points(points: Sequence[Point]) -> list[Point]:
@@ -184,9 +239,8 @@ def _check_points(points: Sequence[Point]) -> list[Point]:
 
 def logistic_regression(sc: Any, points: Sequence[Point], iterations: int, cache: bool = True,
                         partitions: int = 2, step: float = 1.0) -> tuple[float, ...]:
-    """Gradient descent on the logistic loss; ``w -= step * gradient / n`` per iteration (the paper
-    subtracts the summed gradient; dividing by n keeps one step size right for any n). Returns the
-    final ``w`` rounded to ``DIGITS`` places."""
+    """Gradient descent on the logistic loss, ``iterations`` steps of :func:`descend`. Returns the final
+    ``w`` rounded to ``DIGITS`` places."""
     integer("iterations", iterations, 1)
     number("step", step, 0.0, above=True)
     pts = _check_points(points)
@@ -194,25 +248,23 @@ def logistic_regression(sc: Any, points: Sequence[Point], iterations: int, cache
     data = sc.parallelize(pts, p)
     if cache:
         data = data.cache()            # read by every iteration
-    w = _initial_w(pts)
+    w = initial_w(pts)
     for _ in range(iterations):
-        # w=w: bind this iteration's w into the closure (a recomputation later must not see a newer w).
-        gradient = data.map(lambda p, w=w: _gradient(p, w)).reduce(_vector_add)
-        w = tuple(wi - step * gi / len(pts) for wi, gi in zip(w, gradient, strict=True))
-    return tuple(round(wi, DIGITS) for wi in w)
+        w = descend(data, w, len(pts), step)
+    return rounded(w)
 
 
 def reference_logistic_regression(points: Sequence[Point], iterations: int,
                                   step: float = 1.0) -> tuple[float, ...]:
     integer("iterations", iterations, 1)
     pts = _check_points(points)
-    w = _initial_w(pts)
+    w = initial_w(pts)
     for _ in range(iterations):
         gradient = tuple(0.0 for _ in w)
         for p in pts:
             gradient = _vector_add(gradient, _gradient(p, w))
         w = tuple(wi - step * gi / len(pts) for wi, gi in zip(w, gradient, strict=True))
-    return tuple(round(wi, DIGITS) for wi in w)
+    return rounded(w)
 
 
 # ---- chapter 09's jobs on RDDs -----------------------------------------------------------------------

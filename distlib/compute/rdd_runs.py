@@ -1,15 +1,18 @@
-"""Runs of small RDD programs on the simulated cluster under executor crashes, for the checkers and sweeps.
+"""Runs of chapter 10's RDD programs on the simulated cluster under executor crashes, for the checkers and
+sweeps.
 
-Three workloads, each with a plain-Python reference: ``wordcount`` (textFile, flatMap, reduceByKey),
-``join`` (two pair RDDs joined, then counted per key) and ``pagerank`` (the RDD paper's §3.2.2
-PageRank, 3 iterations, the links co-partitioned with the ranks and cached). :func:`random_rdd`
-draws a workload, 3-5 executors, maybe a small executor memory (so LRU eviction happens) and 0-3
-executor crashes at any moment, each restarted (at most one crash-stop with 4 or more executors).
+The programs are the shipped ones of :mod:`distlib.compute.programs` -- the very code that
+``tests/test_spark_equality.py`` runs on PySpark -- and so are their plain-Python references. Three
+workloads: ``wordcount`` (:func:`~distlib.compute.programs.count_words` over ``textFile``), ``join``
+(:func:`~distlib.compute.programs.join_example`, chapter 09's customers and orders) and ``pagerank``
+(the RDD paper's §3.2.2 PageRank, 3 iterations of :func:`~distlib.compute.programs.pagerank_step`, the
+links co-partitioned with the ranks and cached). :func:`random_rdd` draws a workload, 3-5 executors,
+maybe a small executor memory (so LRU eviction happens) and 0-3 executor crashes at any moment, each
+restarted (at most one crash-stop with 4 or more executors).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,88 +21,52 @@ from distlib.sim import CrashFault, FaultSchedule
 from distlib.sim.rng import check_seed, stream
 from distlib.sim.validate import one_of
 
-from .rdd import Context
+from . import programs
+from .rdd import RDD, Context
 
 WORKLOADS = ("wordcount", "join", "pagerank")
 
 
-def _add(a: Any, b: Any) -> Any:
-    return a + b
-
-
-def sample_text(seed: int, lines: int = 200) -> list[str]:
-    rng = stream(seed, "rdd-text")
-    words = [f"w{i}" for i in range(40)]
-    return [" ".join(rng.choice(words[: rng.randint(5, 40)]) for _ in range(rng.randint(1, 8)))
-            for _ in range(lines)]
-
-
-def sample_graph(seed: int, pages: int = 30) -> list[tuple[str, str]]:
-    rng = stream(seed, "rdd-graph")
-    edges = set()
-    for p in range(pages):
-        for _ in range(rng.randint(1, 4)):
-            q = rng.randrange(pages)
-            if q != p:
-                edges.add((f"p{p}", f"p{q}"))
-    return sorted(edges)
-
-
-def wordcount(sc: Context, path: str, partitions: int = 4) -> list[tuple[str, int]]:
-    words = sc.textFile(path, partitions).flatMap(str.split).map(lambda w: (w, 1))
-    return sorted(words.reduceByKey(_add, partitions).collect())
-
-
-def wordcount_reference(lines: list[str]) -> list[tuple[str, int]]:
-    return sorted(Counter(w for line in lines for w in line.split()).items())
-
-
-def join(sc: Context, left: list, right: list, partitions: int = 3) -> list:
-    a = sc.parallelize(left, partitions)
-    b = sc.parallelize(right, partitions + 1)
-    return sorted(a.join(b, partitions).map(lambda kv: (kv[0], kv[1][0] * kv[1][1]))
-                  .reduceByKey(_add).collect())
-
-
-def join_reference(left: list, right: list) -> list:
-    out: Counter = Counter()
-    for k, x in left:
-        for k2, y in right:
-            if k == k2:
-                out[k] += x * y
-    return sorted(out.items())
-
-
-def pagerank(sc: Context, edges: list[tuple[str, str]], iterations: int = 3, partitions: int = 3,
-             cache: bool = True) -> list[tuple[str, float]]:
-    """RDD paper §3.2.2: links grouped and hash-partitioned once (and cached); each iteration joins
-    them with the ranks (co-partitioned: no shuffle of links) and sums the contributions."""
-    links = sc.parallelize(edges, partitions).groupByKey(partitions)
-    if cache:
-        links = links.cache()
-    ranks = links.mapValues(lambda _: 1.0)
-    for _ in range(iterations):
-        contribs = links.join(ranks).flatMap(
-            lambda kv: [(dst, kv[1][1] / len(kv[1][0])) for dst in kv[1][0]])
-        ranks = contribs.reduceByKey(_add, partitions).mapValues(lambda r: 0.15 + 0.85 * r)
+def pagerank_loop(links: RDD, ranks: RDD, iterations: int, partitions: int | None = None,
+                  cache: bool = True, each: Callable[[int, RDD], None] | None = None) -> RDD:
+    """:func:`~distlib.compute.programs.rank_pages`'s loop, run by a driver that may act between
+    iterations: ``iterations`` times :func:`~distlib.compute.programs.pagerank_step`, the new ranks
+    cached when ``cache`` (the next iteration joins them, and a driver that runs an action per iteration
+    would otherwise rebuild them from the shuffle), then ``each(i, ranks)`` (a count, a checkpoint, a
+    crash)."""
+    for i in range(iterations):
+        ranks = programs.pagerank_step(links, ranks, partitions)
         if cache:
             ranks = ranks.cache()
-    return sorted(ranks.collect())
+        if each is not None:
+            each(i, ranks)
+    return ranks
 
 
-def pagerank_reference(edges: list[tuple[str, str]], iterations: int = 3) -> list[tuple[str, float]]:
-    links: dict[str, list[str]] = {}
-    for s, d in edges:
-        links.setdefault(s, []).append(d)
-    ranks = {s: 1.0 for s in links}
-    for _ in range(iterations):
-        contribs: dict[str, float] = {}
-        for s, dsts in links.items():
-            if s in ranks:            # the join keeps pages that have links AND a rank
-                for d in dsts:
-                    contribs[d] = contribs.get(d, 0.0) + ranks[s] / len(dsts)
-        ranks = {k: 0.15 + 0.85 * v for k, v in contribs.items()}
-    return sorted(ranks.items())
+def _pagerank(sc: Context, edges: list[programs.Edge], iterations: int, partitions: int,
+              cache: bool) -> list[tuple[Any, float]]:
+    links, ranks = programs.page_links(sc.parallelize(edges, partitions), cache, partitions)
+    ranks = pagerank_loop(links, ranks, iterations, partitions, cache)
+    return programs.rounded_ranks(ranks.collect())
+
+
+def workload_program(name: str, seed: int = 0, size: int = 1,
+                     cache: bool = True) -> tuple[dict[str, list[str]], Callable[[Context], Any], Any]:
+    """The input files, the program (a function of the Context, returning a sorted result) and the
+    plain-Python reference result of workload ``name``; ``size`` scales the input."""
+    check_seed(seed)
+    one_of("workload", name, WORKLOADS)
+    if name == "wordcount":
+        lines = programs.sample_lines(seed, 80 * size)
+        return ({"input.txt": lines},
+                lambda sc: sorted(programs.count_words(sc.textFile("input.txt", 4), 4).collect()),
+                programs.reference_word_count(lines))
+    if name == "join":
+        customers, orders = programs.sample_tables(seed, 120 * size)
+        return ({}, lambda sc: programs.join_example(sc, customers, orders, 3),
+                programs.reference_join(customers, orders))
+    edges = programs.sample_graph(seed, 24 * size, 48 * size)
+    return {}, lambda sc: _pagerank(sc, edges, 3, 3, cache), programs.reference_pagerank(edges, 3)
 
 
 @dataclass
@@ -140,30 +107,16 @@ class RDDRun:
 
 def run_rdd(seed: int = 0, *, workload: str = "wordcount", executors: int = 4, faults: Any = None,
             memory: int | None = None, broken: str | None = None, size: int = 1,
-            locality_wait: float = 1.0) -> RDDRun:
-    """Run ``workload`` (``size`` scales its input) on a fresh ``Context("sim")``."""
-    check_seed(seed)
-    one_of("workload", workload, WORKLOADS)
-    lines = sample_text(seed, 120 * size)
+            locality_wait: float = 1.0, cache: bool = True) -> RDDRun:
+    """Run ``workload`` (``size`` scales its input; ``cache``: PageRank caches links and ranks) on a
+    fresh ``Context("sim")``."""
+    files, program, expected = workload_program(workload, seed, size, cache)
     sc = Context("sim", executors=executors, seed=seed, faults=faults, memory=memory, broken=broken,
-                 files={"input.txt": lines}, block_size=600, job_timeout=400.0, locality_wait=locality_wait)
+                 files=files, block_size=600, job_timeout=400.0, locality_wait=locality_wait)
     error = ""
     result: Any = None
-    if workload == "wordcount":
-        expected: Any = wordcount_reference(lines)
-        program: Callable[[], Any] = lambda: wordcount(sc, "input.txt")
-    elif workload == "join":
-        rng = stream(seed, "rdd-join")
-        left = [(f"k{rng.randrange(12)}", rng.randint(1, 9)) for _ in range(40 * size)]
-        right = [(f"k{rng.randrange(15)}", rng.randint(1, 9)) for _ in range(30 * size)]
-        expected = join_reference(left, right)
-        program = lambda: join(sc, left, right)
-    else:
-        edges = sample_graph(seed, 24 * size)
-        expected = pagerank_reference(edges)
-        program = lambda: pagerank(sc, edges)
     try:
-        result = program()
+        result = program(sc)
     except Exception as e:   # a failed job is a finding for the checker, not a crash of the sweep
         error = f"{type(e).__name__}: {e}"
     sched = sc._backend.schedule
@@ -179,7 +132,7 @@ def random_rdd(seed: int, *, workload: str | None = None, broken: str | None = N
     names = [f"e{i}" for i in range(1, n + 1)]
     memory = rng.choice((None, None, 8, 16))
     wait = rng.choice((1.0, 1.0, 0.0))      # 0: no delay scheduling, so cached data is fetched remotely
-    horizon = {"wordcount": 3.0, "join": 1.0, "pagerank": 2.0}[wl]     # about a fault-free run
+    horizon = {"wordcount": 2.0, "join": 1.0, "pagerank": 2.0}[wl]     # about a fault-free run
     faults = []
     stopped = False
     for _ in range(rng.randint(0, 3)):
@@ -202,48 +155,6 @@ def random_rdd(seed: int, *, workload: str | None = None, broken: str | None = N
 
 
 # ---- iterative jobs (RDD paper §6.1, Fig. 7) and recovery ------------------------------------------------
-def lr_points(seed: int, n: int = 400, dims: int = 3) -> list[str]:
-    """Labelled points ``"y x1 .. xd"`` with y = +-1, roughly separable by a random hyperplane."""
-    rng = stream(seed, "rdd-lr")
-    w = [rng.uniform(-1, 1) for _ in range(dims)]
-    out = []
-    for _ in range(n):
-        x = [rng.uniform(-1, 1) for _ in range(dims)]
-        y = 1 if sum(a * b for a, b in zip(w, x, strict=True)) + rng.gauss(0, 0.1) > 0 else -1
-        out.append(" ".join([str(y)] + [f"{v:.4f}" for v in x]))
-    return out
-
-
-def _parse_point(line: str) -> tuple[float, list[float]]:
-    y, *x = line.split()
-    return float(y), [float(v) for v in x]
-
-
-def logistic_regression(sc: Context, path: str, iterations: int = 10, cache: bool = True,
-                        partitions: int | None = None,
-                        before: Callable[[int], None] | None = None) -> list[float]:
-    """RDD paper §3.2.1: points parsed once (and cached), then one ``map``/``reduce`` job per
-    iteration computing the gradient. ``before(i)`` runs before iteration i's job (to inject a crash)."""
-    import math
-    points = sc.textFile(path, partitions).map(_parse_point)
-    if cache:
-        points = points.cache()
-    dims = len(points.first()[1])
-    w = [0.0] * dims
-    for i in range(iterations):
-        if before is not None:
-            before(i)
-        cur = list(w)
-
-        def grad(p: tuple[float, list[float]], cur: list[float] = cur) -> list[float]:
-            y, x = p
-            s = (1.0 / (1.0 + math.exp(-y * sum(a * b for a, b in zip(cur, x, strict=True)))) - 1.0) * y
-            return [s * v for v in x]
-        g = points.map(grad).reduce(lambda a, b: [u + v for u, v in zip(a, b, strict=True)])
-        w = [a - b for a, b in zip(w, g, strict=True)]
-    return w
-
-
 @dataclass
 class Iterations:
     """Per-iteration simulated time and work of an iterative program (one action per iteration)."""
@@ -271,7 +182,10 @@ def iterate(program: str = "lr", *, cache: bool = True, iterations: int = 6, exe
     per iteration, and time each. ``crash=(k, executor)``: that executor crashes early in iteration k
     (and restarts); ``checkpoint_every``: PageRank checkpoints its ranks every that many iterations."""
     one_of("program", program, ("lr", "pagerank"))
-    sc = Context("sim", executors=executors, seed=seed, memory=memory, block_size=4000)
+    # lr: the points' text (52 kB per 1600) in blocks of about 160 points, one split each
+    sc = Context("sim", executors=executors, seed=seed, memory=memory,
+                 block_size=5300 if program == "lr" else 4000)
+    parts = 2 * executors
     marks: list[int] = []
 
     def before(i: int) -> None:
@@ -280,27 +194,30 @@ def iterate(program: str = "lr", *, cache: bool = True, iterations: int = 6, exe
             sc.crash(crash[1], after=0.05, restart=0.5)
 
     if program == "lr":
-        sc.writeFile("points.txt", lr_points(seed, 1600 * size))
-        result: Any = logistic_regression(sc, "points.txt", iterations, cache, 2 * executors, before)
-    else:
-        sc.setCheckpointDir("checkpoints")
-        edges = sample_graph(seed, 120 * size)
-        parts = 2 * executors
-        links = sc.parallelize(edges, parts).groupByKey(parts)
+        # programs.logistic_regression's steps, over points read from the DFS as text and parsed: the
+        # first iteration pays the read and the parse, cached ones do not (§6.1, Fig. 7)
+        pts = programs.sample_points(seed, 1600 * size)
+        sc.writeFile("points.txt", [programs.format_point(p) for p in pts])
+        data = sc.textFile("points.txt", parts).map(programs.parse_point)
         if cache:
-            links = links.cache()
-        ranks = links.mapValues(lambda _: 1.0)
+            data = data.cache()
+        w = programs.initial_w(pts)
         for i in range(iterations):
             before(i)
-            contribs = links.join(ranks).flatMap(
-                lambda kv: [(dst, kv[1][1] / len(kv[1][0])) for dst in kv[1][0]])
-            ranks = contribs.reduceByKey(_add, parts).mapValues(lambda r: 0.15 + 0.85 * r)
-            if cache:
-                ranks = ranks.cache()
+            w = programs.descend(data, w, len(pts))
+        result: Any = programs.rounded(w)
+    else:
+        sc.setCheckpointDir("checkpoints")
+        edges = programs.sample_graph(seed, 120 * size, 300 * size)
+        links, ranks = programs.page_links(sc.parallelize(edges, parts), cache, parts)
+
+        def each(i: int, ranks: RDD) -> None:
+            before(i)
             if checkpoint_every and (i + 1) % checkpoint_every == 0:
                 ranks.checkpoint()
             ranks.count()
-        result = sorted(ranks.collect())
+        ranks = pagerank_loop(links, ranks, iterations, parts, cache, each)
+        result = programs.rounded_ranks(ranks.collect())
     marks.append(len(sc.jobs))
     times, tasks, recomputed = [], [], []
     for a, b in zip(marks, marks[1:], strict=False):
