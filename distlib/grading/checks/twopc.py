@@ -38,7 +38,8 @@ def _gray_decision(votes: dict[str, str], participants: list[str], timed_out: bo
 
 def _decide_cases() -> list[tuple[dict[str, str], list[str], bool]]:
     """Every vote combination (yes / no / not yet) for 1-4 participants, both timeout values, and the
-    votes dict in every insertion order for up to 3 participants; smallest first."""
+    votes dict in every insertion order for up to 3 participants; smallest first; then every combination
+    for 5 and 6 participants."""
     cases = []
     for size in range(1, 5):
         names = [f"p{i}" for i in range(1, size + 1)]
@@ -51,6 +52,13 @@ def _decide_cases() -> list[tuple[dict[str, str], list[str], bool]]:
     # participants listed in another order than p1..pk must not matter either
     cases.append(({"p1": "yes", "p3": "yes"}, ["p3", "p2", "p1"], False))
     cases.append(({"p1": "yes", "p3": "yes", "p2": "yes"}, ["p3", "p2", "p1"], True))
+    # 5 and 6 participants, other names: a rule, not a table of earlier feedback (red team, chapter 04:
+    # the majority rule plus the 29 inputs the feedback had shown scored 3/3 on the 354 cases above)
+    for names in (["db", "queue", "cache", "mail", "auth"], [f"p{i}" for i in range(1, 7)]):
+        for combo in itertools.product(("yes", "no", None), repeat=len(names)):
+            votes = {n: v for n, v in zip(names, combo, strict=True) if v is not None}
+            for timed_out in (False, True):
+                cases.append((votes, list(names), timed_out))
     return cases
 
 
@@ -92,7 +100,7 @@ def check_decide(decide: Callable[[dict, list, bool], str | None]) -> None:
                 f"{_why_decide(votes, participants, timed_out, got)}.")
     n = first_failure(_decide_cases(), judge)
     print(f"right: your decision rule agrees with Gray's on all {n} vote/timeout combinations "
-          "(1-4 participants, every order).")
+          "(1-6 participants, every order for up to 3).")
 
 
 # ---- 2pc-prepare -------------------------------------------------------------------------------
@@ -169,10 +177,10 @@ def _cooperative(peers: dict[str, str]) -> str | None:
 
 
 def _terminate_cases() -> list[dict[str, str]]:
-    """Every consistent combination of 1-4 peer states (a peer cannot have committed while another
+    """Every consistent combination of 0-4 peer states (a peer cannot have committed while another
     aborted or has not voted); peer names p2, p3, ... in order."""
     cases = []
-    for size in range(1, 5):
+    for size in range(0, 5):   # no peer at all: nobody to ask, so p1 blocks (red team: {} -> 'abort' passed)
         for combo in itertools.product(PEER_STATES, repeat=size):
             if "committed" in combo and ("aborted" in combo or "not voted" in combo):
                 continue
@@ -224,10 +232,12 @@ def check_prediction(prediction: dict[str, str], *, when: str) -> None:
     """Exercise 2pc-predict: predict what each participant knows in the blocking scenario."""
     from distlib.transactions.twopc import blocking_scenario
 
-    if not isinstance(prediction, dict) or sorted(prediction) != PARTICIPANTS:
+    # exact types: a str subclass whose __eq__ is always True matched every outcome (red team, chapter 04)
+    if type(prediction) is not dict or sorted(prediction) != PARTICIPANTS \
+            or any(type(k) is not str for k in prediction):
         _fail(f"the prediction must be a dict with keys {PARTICIPANTS} (got {prediction!r}).")
     for name, value in prediction.items():
-        if value not in OUTCOMES:
+        if type(value) is not str or value not in OUTCOMES:
             _fail(f"prediction[{name!r}] = {value!r}; use one of {OUTCOMES}.")
     if when == "during":
         run = blocking_scenario(seed=1, until=blocking_scenario.RESTART_AT - 0.01)
