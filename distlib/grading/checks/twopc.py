@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from distlib.grading import guard
+from distlib.transactions import twopc as twopc_mod
 from distlib.transactions.paxos_commit import _acceptor_names
 
 from .feedback import call, call_copy, check_schedule, differential, exercise, first_failure, same
@@ -469,6 +470,9 @@ def check_paxos_commit_f(acceptors_needed: Callable[[int], int],
           "down).")
 
 
-guard.protect("2pc-decide", _gray_decision)
+# The coordinator's own rule is the answer word for word (red team, chapter 04: calling
+# Coordinator.verdict with self=None scored 3/3); the library's coordinators still call it.
+guard.protect("2pc-decide", _gray_decision, (twopc_mod.Coordinator, "verdict"),
+              (twopc_mod.Coordinator, "verdict_on_timeout"))
 guard.protect("2pc-cooperative", _cooperative)
 guard.protect("paxos-commit-f", _acceptors_rule, _survives_rule, _acceptor_names)
