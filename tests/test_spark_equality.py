@@ -130,6 +130,24 @@ def test_partition_count_does_not_change_answers(sc, partitions):
     assert programs.pagerank(sc, EDGES, 3, partitions=partitions) == programs.reference_pagerank(EDGES, 3)
 
 
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_shuffle_partitions_and_step_by_step_drivers_do_not_change_answers(sc, partitions):
+    # the form the simulated runs use (distlib.compute.rdd_runs): numPartitions on every shuffle, PageRank
+    # driven one pagerank_step at a time (ranks cached), logistic regression one descend at a time over
+    # points parsed from text
+    lines = sc.parallelize(LINES, 2)
+    assert sorted(programs.count_words(lines, partitions).collect()) == programs.reference_word_count(LINES)
+    links, ranks = programs.page_links(sc.parallelize(EDGES, 2), True, partitions)
+    for _ in range(3):
+        ranks = programs.pagerank_step(links, ranks, partitions).cache()
+    assert programs.rounded_ranks(ranks.collect()) == programs.reference_pagerank(EDGES, 3)
+    points = sc.parallelize([programs.format_point(p) for p in POINTS], 2).map(programs.parse_point)
+    w = programs.initial_w(POINTS)
+    for _ in range(3):
+        w = programs.descend(points, w, len(POINTS))
+    assert programs.rounded(w) == programs.reference_logistic_regression(POINTS, 3)
+
+
 # ---- the same lineage shape --------------------------------------------------------------------------
 def test_spark_lineage_shape(spark_sc):
     text = sparkmod.debug_string(programs.word_count_rdd(spark_sc, LINES))
@@ -227,6 +245,11 @@ def test_availability_and_clear_errors_without_java(monkeypatch, tmp_path):
     (lambda: programs.mapreduce(None, jobs.build_job("wordcount"), JOB_FILES, partitions=0),
      "partitions must be an integer >= 1 (got 0)"),
     (lambda: programs.logistic_regression(None, [], 3), "points must be a non-empty list"),
+    (lambda: programs.count_words(rdd.Context("local").parallelize(LINES), 0),
+     "partitions must be an integer >= 1 (got 0)"),
+    (lambda: programs.page_links(rdd.Context("local").parallelize(EDGES), partitions=0),
+     "partitions must be an integer >= 1 (got 0)"),
+    (lambda: programs.initial_w([]), "points must be a non-empty list"),
     (lambda: programs.logistic_regression(None, POINTS, 3, step=0), "step must be a number > 0 (got 0)"),
     (lambda: programs.sample_graph(pages=1), "pages must be an integer >= 2 (got 1)"),
 ])

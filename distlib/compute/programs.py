@@ -4,7 +4,8 @@ Every program takes a context ``sc`` -- a PySpark ``SparkContext`` (``local_sess
 :mod:`distlib.compute.spark`) or a :class:`distlib.compute.rdd.Context` (local or simulated) -- and plain
 Python data, and returns a plain, sorted result that compares equal across engines. Only the calls both
 engines share are used: ``parallelize(data, numSlices)``, ``map``, ``flatMap``, ``mapPartitions``,
-``mapValues``, ``distinct``, ``reduceByKey``, ``groupByKey``, ``join``, ``cache``, ``collect``, ``reduce``.
+``mapValues``, ``distinct``, ``reduceByKey``, ``groupByKey`` (these three with ``numPartitions``, None
+for the engine's default), ``join``, ``cache``, ``collect``, ``reduce``.
 
 Each program is a function of RDDs (:func:`count_words`, :func:`rank_pages`; on a cluster their input
 comes from ``sc.textFile``, see ``distlib/compute/spark_app.py``) with a wrapper taking driver-side data.
