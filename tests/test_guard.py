@@ -17,7 +17,15 @@ from distlib.grading import guard
 from distlib.grading.checks import feedback, twopc
 from distlib.grading.generate import make_exercise_notebook
 from distlib.grading.kernel import KernelSession
-from distlib.grading.notebooks import GUARD_PREAMBLE, ROLE_CHECK, exercise_meta, read_notebook, repo_root
+from distlib.grading.notebooks import (
+    CHECK_DISARM,
+    CHECK_RESTORE,
+    GUARD_PREAMBLE,
+    ROLE_CHECK,
+    exercise_meta,
+    read_notebook,
+    repo_root,
+)
 
 SOLUTIONS = sorted((repo_root() / "solutions").glob("*.ipynb"))
 
@@ -129,11 +137,16 @@ def test_rebinding_checks_cannot_pass_a_check(path: Path, tmp_path: Path):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
+            meta = exercise_meta(cell)
+            is_check = meta is not None and meta["role"] == ROLE_CHECK
+            if is_check:   # as the grader does around every check cell
+                assert kernel.run(CHECK_RESTORE, store_history=False).status == "ok"
             run = kernel.run(cell.source)
+            if is_check:
+                kernel.run(CHECK_DISARM, store_history=False)
             if index == first_code:
                 assert kernel.run(fake).status == "ok"
-            meta = exercise_meta(cell)
-            if meta is not None and meta["role"] == ROLE_CHECK:
+            if is_check:
                 checks_run += 1
                 assert run.status != "ok", f"{path.name}: check {meta['id']} passed with `checks` rebound"
     assert checks_run > 0

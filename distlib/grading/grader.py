@@ -56,6 +56,7 @@ from ..sim import validate
 from ..viz.progressbar import progress
 from .kernel import CellRun, KernelSession
 from .notebooks import (
+    CHECK_DISARM,
     CHECK_RESTORE,
     GUARD_PREAMBLE,
     HIDDEN_TIMEOUT,
@@ -277,6 +278,8 @@ def _execute(nb, last: int, cwd: Path, timeout: int, runs: dict[int, CellRun], n
                 if restore.status != "ok":   # e.g. sys.modules made unusable: the check then fails
                     notes.append(f"cell {index}: restoring the check modules failed: {restore.error_line}")
             runs[index] = kernel.run(cell.source)
+            if index in checks_at:
+                kernel.run(CHECK_DISARM, store_history=False, timeout=HIDDEN_TIMEOUT)
             if kernel.restarts == restarts:
                 continue
             what = "killed the kernel" if runs[index].status == "dead" else "ignored the interrupt"

@@ -225,29 +225,97 @@ def seal() -> None:
 
 
 def import_system_restorer() -> Callable[[], None]:
-    """A function that puts the import system back as it is now and re-imports the check modules fresh
-    (the grader calls it before every check cell, :data:`~.notebooks.CHECK_RESTORE`). What it needs is
-    bound now, in its defaults and closure, so an answer that later replaced ``builtins.__import__``,
-    ``sys.meta_path`` or ``sys.modules`` entries cannot redirect the restore itself."""
+    """A function that puts the kernel back as it is now before a check cell and re-imports the check
+    modules fresh (the grader calls it before every check cell, :data:`~.notebooks.CHECK_RESTORE`):
+    the import system (``builtins.__import__``, ``sys.meta_path``, path hooks — red team, chapter 05:
+    an import hook faked every check), the ``builtins`` namespace, IPython's input and AST transformers,
+    custom exception handlers and event callbacks (red team, chapter 10: a transformer rewrote every
+    later check cell into ``print('right: ok')``), trace and profile functions. It then arms the checks
+    for the one check cell that follows (:func:`checks_armed`). What it needs is bound now, in its
+    closure, so an answer that later replaced any of these cannot redirect the restore itself."""
     import builtins
     import importlib
 
     real_import = builtins.__import__
+    builtin_names = dict(builtins.__dict__)
     meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
     modules = sys.modules
     import_module, invalidate = importlib.import_module, importlib.invalidate_caches
+    shell = _ipython_shell()
+    hooks = _shell_hooks(shell)
+    state = _grading_state
 
     def restore() -> None:
+        for key in [k for k in builtins.__dict__ if k not in builtin_names]:
+            del builtins.__dict__[key]
+        builtins.__dict__.update(builtin_names)
         builtins.__import__ = real_import
+        sys.settrace(None)
+        sys.setprofile(None)
         sys.meta_path[:] = meta_path
         sys.path_hooks[:] = path_hooks
         sys.path_importer_cache.clear()
         invalidate()
+        if shell is not None:
+            _set_shell_hooks(shell, hooks)
         for name in [n for n in list(modules) if n == _SEAL_EXEMPT or n.startswith(_SEAL_EXEMPT + ".")]:
             del modules[name]
         import_module(_SEAL_EXEMPT + ".all")
+        state["grading"] = state["armed"] = True
 
     return restore
+
+
+def start_grading() -> None:
+    """Grading mode from the hidden preamble on: checks run only right after a restore (the first answer
+    cell of a notebook must not be able to ask a check either)."""
+    _grading_state["grading"], _grading_state["armed"] = True, False
+
+
+def disarm_checks() -> None:
+    """After a check cell: until the next restore, check functions called from an answer cell do not run
+    (while grading), so an answer cannot ask a check for the cases it fails (red team, chapter 10: an
+    answer that called the check in a loop and parsed its feedback learned every case)."""
+    _grading_state["armed"] = False
+
+
+def checks_armed() -> bool:
+    """Whether a check may run now: always outside grading; while grading, only in a check cell."""
+    return not _grading_state["grading"] or _grading_state["armed"]
+
+
+_grading_state = {"grading": False, "armed": False}
+
+
+def _ipython_shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+_HOOK_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+
+
+def _shell_hooks(shell: Any) -> dict[str, Any]:
+    if shell is None:
+        return {}
+    hooks: dict[str, Any] = {name: list(getattr(shell, name, [])) for name in _HOOK_LISTS}
+    hooks["custom_exceptions"] = shell.custom_exceptions
+    hooks["CustomTB"] = getattr(shell, "CustomTB", None)
+    hooks["events"] = {name: list(cbs) for name, cbs in shell.events.callbacks.items()}
+    return hooks
+
+
+def _set_shell_hooks(shell: Any, hooks: dict[str, Any]) -> None:
+    for name in _HOOK_LISTS:
+        if hasattr(shell, name):
+            getattr(shell, name)[:] = hooks[name]
+    shell.custom_exceptions = hooks["custom_exceptions"]
+    shell.CustomTB = hooks["CustomTB"]
+    for name, callbacks in hooks["events"].items():
+        shell.events.callbacks[name][:] = callbacks
 
 
 def _changes() -> list[tuple[str, Any, str, Any]]:

@@ -29,8 +29,11 @@ RAISES_TAG = "raises-exception"
 GUARD_PREAMBLE = """\
 import distlib.grading.checks.all  # noqa: F401
 from distlib.grading.guard import import_system_restorer as _distlib_restorer
+from distlib.grading.guard import disarm_checks as __distlib_disarm_checks
+from distlib.grading.guard import start_grading as _distlib_start_grading
 __distlib_restore_checks = _distlib_restorer()
-del _distlib_restorer
+_distlib_start_grading()
+del _distlib_restorer, _distlib_start_grading
 """
 # Run, unseen, by the grader before every check cell: the import system is put back as it was at the
 # preamble (builtins.__import__, sys.meta_path, path hooks: red team, chapter 05, faked every check with
@@ -38,6 +41,9 @@ del _distlib_restorer
 # fresh, so an answer cell that replaced a check module, rebound a package attribute or monkeypatched a
 # check function does not decide its own grade. The guard's record of shortcuts is kept.
 CHECK_RESTORE = "__distlib_restore_checks()"
+# Run, unseen, after every check cell (grader and strength tests): answer cells that follow cannot run a
+# check (see distlib.grading.guard.disarm_checks).
+CHECK_DISARM = "__distlib_disarm_checks()"
 # Run, unseen, by the strength tests after every answer variant: many variants share one kernel, and a
 # recorded tampering answer must not spoil the ones after it (the grader does NOT run this: a learner's
 # changed library stays changed, and every later check says so).

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .kernel import CellRun, KernelSession
 from .notebooks import (
+    CHECK_DISARM,
     CHECK_RESTORE,
     GUARD_PREAMBLE,
     HIDDEN_TIMEOUT,
@@ -123,6 +124,7 @@ def _exercise(kernel: KernelSession, nb, ex: Exercise, report: StrengthReport) -
         # as the grader does before every check cell
         kernel.run(CHECK_RESTORE, store_history=False, timeout=HIDDEN_TIMEOUT)
         check = kernel.run(check_src)
+        kernel.run(CHECK_DISARM, store_history=False, timeout=HIDDEN_TIMEOUT)
         kernel.run(LIBRARY_RESTORE, store_history=False, timeout=HIDDEN_TIMEOUT)
         where = f"exercise {ex.id}, {label}"
         if label == "stub":

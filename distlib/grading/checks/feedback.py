@@ -127,6 +127,9 @@ def exercise(exercise_id: str) -> Callable[[F], F]:
     def decorate(check: F) -> F:
         @functools.wraps(check)
         def checked(*args: Any, **kwargs: Any) -> Any:
+            if not guard.checks_armed():
+                print(f"(grading: the check of {exercise_id} runs in its own check cell, not here)")
+                return None
             changed = guard.tampering()
             if changed:
                 shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")

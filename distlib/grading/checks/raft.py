@@ -337,7 +337,7 @@ PreVoteCase = tuple[int, int, int, int, int, int, bool]
 def _pre_vote_cases() -> list[PreVoteCase]:
     """Every pre-vote situation over terms 0-4: the voter's term and log end (its last entry's term is
     at most its term), the pre-candidate's proposed term and log end (last term below the proposed
-    one), a leader heard or not — smallest first (1,152 cases)."""
+    one), a leader heard or not — smallest first (1,152 cases); then 400 seeded ones over terms 5-40."""
     cases = []
     for my_term in range(4):
         for mt, mi in _LOG_ENDS:
@@ -350,6 +350,16 @@ def _pre_vote_cases() -> list[PreVoteCase]:
                     for heard in (False, True):
                         cases.append((term, ct, ci, my_term, mt, mi, heard))
     cases.sort(key=lambda c: (max(c[0], c[3]), c[2] + c[5], c[6]))
+    # then 400 seeded situations with terms 5-40 and longer logs: a rule, not a table of the grid's
+    # feedback (red team, chapter 03: 252 memorised grid cases over a rule that ignored leader_heard
+    # scored 3/3)
+    rng = random.Random(2016)
+    for _ in range(400):
+        my_term = rng.randint(5, 40)
+        term = rng.choice([my_term - rng.randint(1, 3), my_term, my_term + 1, my_term + rng.randint(2, 5)])
+        mt, ct = rng.randint(0, my_term), rng.randint(0, max(0, term - 1))
+        mi, ci = rng.randint(mt, mt + 30), rng.randint(ct, ct + 30)
+        cases.append((term, ct, ci, my_term, mt, mi, rng.random() < 0.4))
     return cases
 
 
@@ -440,8 +450,8 @@ def _re_election(cls: type[RaftNode]) -> float | None:
 
 @exercise("raft-prevote")
 def check_pre_vote(grant_pre_vote: Callable[..., bool]) -> None:
-    """Exercise raft-prevote: PreVote's grant rule (thesis §9.6), on every situation over terms 0-4, then
-    inside servers on a flapping network and after a leader's crash."""
+    """Exercise raft-prevote: PreVote's grant rule (thesis §9.6), on every situation over terms 0-4 and
+    400 over terms 5-40, then inside servers on a flapping network and after a leader's crash."""
     cases = _pre_vote_cases()
 
     def answer(case: PreVoteCase) -> bool:
@@ -495,7 +505,7 @@ def _read_cases() -> list[ReadCase]:
     """Every leader situation for a read that arrived at 1.0 s, in a cluster of 1-5 servers: every
     multiset of followers' acknowledgements (send times before, at and after the arrival; none),
     commit index of an earlier or of the current term, plain or lease read, drift bound 1 or 1.5,
-    now = 1.0 / 1.06 / 1.2 s — smallest first. No case sits on a lease boundary."""
+    now = 1.0 / 1.06 / 1.2 s — smallest first; then reads exactly at a lease's end."""
     from itertools import combinations_with_replacement
     cases: list[ReadCase] = []
     for servers in range(1, 6):
@@ -508,6 +518,11 @@ def _read_cases() -> list[ReadCase]:
                     for lease in (False, True):
                         for drift in (1.0, 1.5):
                             cases.append((3, 7, commit_term, servers, 1.0, acked, now, lease, 0.15, drift))
+    # exactly on the lease's end (binary fractions, so the sum is exact): the lease holds while
+    # ack + timeout/drift > now, not at the instant itself (red team: '>=' passed every case above)
+    for servers, acks in ((2, {"n2": 0.875}), (3, {"n2": 0.875, "n3": 0.5}), (3, {"n2": 0.875, "n3": 0.875})):
+        for timeout, drift in ((0.125, 1.0), (0.25, 2.0)):
+            cases.append((3, 7, 3, servers, 1.0, acks, 1.0, True, timeout, drift))
     return cases
 
 
@@ -676,12 +691,18 @@ ConfigCase = tuple[set[str], set[str]]
 
 def _config_cases() -> list[ConfigCase]:
     """Every ordered pair of non-empty configurations over n1..n5 (961), smallest first: by the
-    number of servers involved, then by the two sizes."""
+    number of servers involved, then by the two sizes; then the 3,008 pairs that involve n6."""
     from itertools import combinations
     configs = [set(c) for k in range(1, len(SERVERS) + 1) for c in combinations(SERVERS, k)]
     pairs = [(old, new) for old in configs for new in configs]
     pairs.sort(key=lambda c: (len(c[0] | c[1]), len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1])))
-    return pairs
+    # then every pair that involves a sixth server: a rule, not a table of the 961 (red team: 140
+    # memorised cases over 'differ by at most one server' scored 3/3)
+    six = (*SERVERS, "n6")
+    wider = [set(c) for k in range(1, 7) for c in combinations(six, k)]
+    more = [(old, new) for old in wider for new in wider if "n6" in old | new]
+    more.sort(key=lambda c: (len(c[0] | c[1]), len(c[0]) + len(c[1]), sorted(c[0]), sorted(c[1])))
+    return pairs + more
 
 
 def _show(config: set[str] | frozenset[str]) -> str:
@@ -745,7 +766,7 @@ _CONFIG_MISTAKES = [
 @exercise("raft-config-safe")
 def check_config_safe(safe_direct_change: Callable[[set[str], set[str]], bool]) -> None:
     """Exercise raft-config-safe: is a direct switch from ``old`` to ``new`` safe (every majority of
-    old meets every majority of new)? Every pair of configurations over n1..n5."""
+    old meets every majority of new)? Every pair of configurations over n1..n5, then those with n6."""
     cases = _config_cases()
 
     def answer(case: ConfigCase) -> bool:
@@ -759,8 +780,9 @@ def check_config_safe(safe_direct_change: Callable[[set[str], set[str]], bool]) 
                  lambda c, got: f"safe_direct_change(old={_show(c[0])}, new={_show(c[1])}) returned {got!r}",
                  _why_config, mistakes=_CONFIG_MISTAKES)
     safe = sum(_safe_direct_change(*c) for c in cases)
-    print(f"right: your rule agrees on all {len(cases)} pairs of configurations over five servers ({safe} "
-          "safe). Single-server changes are always among them; {n1, n2} -> {n1, n2, n3, n4} is safe too, "
+    print(f"right: your rule agrees on all {len(cases)} pairs of configurations over up to six servers "
+          f"({safe} safe). Single-server changes are always among them; "
+          "{n1, n2} -> {n1, n2, n3, n4} is safe too, "
           "while {n1, n2, n3} -> {n1, ..., n5}, the paper's Figure 10, is not.")
 
 
@@ -832,5 +854,6 @@ def check_direct_hunt(groups: Any, campaigners: Any) -> None:
 guard.protect("raft-up-to-date", _up_to_date, (RaftNode, "_candidate_up_to_date"))
 guard.protect("raft-commit", _commit, (RaftNode, "_advance_commit"))
 guard.protect("raft-prevote", _pre_vote_grant, (RaftNode, "_on_pre_vote"))
-guard.protect("raft-read", _read_index, (RaftNode, "_serve_reads"))
+guard.protect("raft-read", _read_index, (RaftNode, "_serve_reads"), (RaftNode, "_confirmed"),
+              (RaftNode, "lease_until"))   # red team: _confirmed + lease_until on a fake self scored 4/4
 guard.protect("raft-config-safe", _safe_direct_change)
