@@ -219,6 +219,26 @@ def check_exactly_once(history: Iterable[Any], data: Mapping[str, Any]) -> list[
     return out
 
 
+def start_load(world: Any, names: list[str], *, kv: bool, clients: int, ops: int) -> None:
+    """The fuzzers' load: ``clients`` KV clients of ``ops`` operations each, or (``kv=False``) a command
+    proposed to whoever leads every 30 ms."""
+    if kv:
+        for c in range(1, clients + 1):
+            world.process(kv_client(world, f"c{c}", list(names), ops=ops))
+        return
+
+    def proposer() -> Any:
+        k = 0
+        while True:
+            yield world.env.timeout(0.03)
+            for name in names:
+                node = world.nodes[name]
+                if world.status[name] == "up" and node.role == LEADER:
+                    k += 1
+                    node.propose(f"cmd{k}")
+    world.process(proposer())
+
+
 # ---- the fuzzer ---------------------------------------------------------------------------------------
 @dataclass
 class FuzzResult:
@@ -273,20 +293,7 @@ def fuzz(seed: int, *, cls: type[RaftNode] = RaftNode, n: int | None = None, dur
     schedule = FaultSchedule.random(seed, names, horizon=duration * 0.8, faults=faults,
                                     kinds=("crash", "partition", "pause"), max_duration=duration / 3)
     schedule.apply(world)
-    if kv:
-        for c in range(1, clients + 1):
-            world.process(kv_client(world, f"c{c}", names, ops=ops))
-    else:
-        def proposer():
-            k = 0
-            while True:
-                yield world.env.timeout(0.03)
-                for name in names:
-                    node = world.nodes[name]
-                    if world.status[name] == "up" and node.role == LEADER:
-                        k += 1
-                        node.propose(f"cmd{k}")
-        world.process(proposer())
+    start_load(world, names, kv=kv, clients=clients, ops=ops)
     world.run(until=duration)
     result = FuzzResult(seed, world, monitor, schedule)
     if kv:

@@ -40,7 +40,13 @@ from typing import Any
 
 from distlib.check.linearizability import check_linearizability
 from distlib.check.models import AppendKVStore
-from distlib.check.raft_invariants import FuzzResult, RaftMonitor, check_exactly_once, log_matching_pair
+from distlib.check.raft_invariants import (
+    FuzzResult,
+    RaftMonitor,
+    check_exactly_once,
+    log_matching_pair,
+    start_load,
+)
 from distlib.consensus.raft import (
     LEADER,
     NOOP,
@@ -51,7 +57,7 @@ from distlib.consensus.raft import (
     membership_client,
     random_change,
 )
-from distlib.consensus.raft_kv import KVNode, kv_client
+from distlib.consensus.raft_kv import KVNode
 from distlib.sim import FaultSchedule
 from distlib.sim.validate import integer, one_of, subclass
 
@@ -259,20 +265,7 @@ def membership_fuzz(seed: int, *, cls: type[RaftNode] = RaftNode, n: int | None 
                                      attempt_timeout=0.5, give_up=duration / 2, think=rng.uniform(0.0, 0.3))
 
     world.process(admin())
-    if kv:
-        for c in range(1, clients + 1):
-            world.process(kv_client(world, f"c{c}", list(names), ops=ops))
-    else:
-        def proposer() -> Generator[Any, Any, None]:
-            k = 0
-            while True:
-                yield world.env.timeout(0.03)
-                for name in names:
-                    node = world.nodes[name]
-                    if world.status[name] == "up" and node.role == LEADER:
-                        k += 1
-                        node.propose(f"cmd{k}")
-        world.process(proposer())
+    start_load(world, list(names), kv=kv, clients=clients, ops=ops)
     world.run(until=duration)
     result = MembershipFuzzResult(seed, world, monitor, schedule, changes=results)
     if kv:

@@ -29,7 +29,7 @@ from typing import Any
 from distlib.sim.validate import integer
 
 from .hashing import as_hash_array, check_hash, np, stable_hash
-from .placement import Placement
+from .placement import Placement, distinct_from
 
 DEFAULT_M = 65537        # the paper's default table size (§5.3)
 
@@ -121,12 +121,13 @@ class Maglev(Placement):
         self._names = names
         self._table = maglev_table([self.preferences(n) for n in names], self.m,
                                    [self._weights[n] for n in names])
+        self._named = [names[i] for i in self._table]
         if np is not None:
             self._table_np = np.array(self._table, dtype=np.int64)
 
     def table(self) -> list[str]:
         """The lookup table, slot by slot, as node names."""
-        return [self._names[i] for i in self._table]
+        return list(self._named)
 
     def slot_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(self._names, 0)
@@ -135,18 +136,10 @@ class Maglev(Placement):
         return counts
 
     def owner_of_hash(self, h: int) -> str:
-        return self._names[self._table[check_hash(h) % self.m]]
+        return self._named[check_hash(h) % self.m]
 
     def owners_of_hash(self, h: int, n: int) -> list[str]:
-        start = check_hash(h) % self.m
-        out: list[str] = []
-        for step in range(self.m):
-            name = self._names[self._table[(start + step) % self.m]]
-            if name not in out:
-                out.append(name)
-                if len(out) == n:
-                    break
-        return out
+        return distinct_from(self._named, check_hash(h) % self.m, n)
 
     def lookup(self, hashes: Sequence[int] | Any) -> Any:
         if np is None:

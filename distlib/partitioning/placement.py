@@ -75,6 +75,19 @@ def _nodes_arg(nodes: Iterable[str] | Mapping[str, float]) -> list[tuple[str, An
     return pairs
 
 
+def distinct_from(table: Sequence[str], start: int, n: int) -> list[str]:
+    """The first ``n`` distinct names met walking ``table`` from ``start``, wrapping around: replicas of a
+    key in a slot table (mod-N's slots, Maglev's lookup table)."""
+    out: list[str] = []
+    for i in range(len(table)):
+        name = table[(start + i) % len(table)]
+        if name not in out:
+            out.append(name)
+            if len(out) == n:
+                break
+    return out
+
+
 class Placement:
     """The interface every strategy implements; subclasses fill in the hash-level methods."""
 
@@ -182,15 +195,7 @@ class ModN(Placement):
 
     def owners_of_hash(self, h: int, n: int) -> list[str]:
         # The next slots after the owner's, skipping nodes already chosen (a node may hold several).
-        start = check_hash(h) % len(self._slots)
-        out: list[str] = []
-        for i in range(len(self._slots)):
-            name = self._slots[(start + i) % len(self._slots)]
-            if name not in out:
-                out.append(name)
-                if len(out) == n:
-                    break
-        return out
+        return distinct_from(self._slots, check_hash(h) % len(self._slots), n)
 
     def lookup(self, hashes: Sequence[int] | Any) -> Any:
         if np is None:
